@@ -1,0 +1,37 @@
+# The README's two commands: `make book` (build the website) and `make test` (run every test).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: book test export check-export lab clean
+
+# Create the virtual environment and install requirements.txt (again when it changes).
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --no-input -r requirements.txt
+	touch $(STAMP)
+
+## make export: regenerate nnscratch/ from the notebooks' `#| export` cells
+export: $(STAMP)
+	$(PY) tools/nbexport.py
+
+## make check-export: fail if nnscratch/ differs from what the notebooks export
+check-export: $(STAMP)
+	$(PY) tools/nbexport.py --check
+
+## make book: re-export the package, execute every chapter and build the website into _build/html
+book: export
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+
+## make test: unit tests, export check, clean-notebook check, nbval on every chapter, website build.
+## (It does not re-export: the export check must see what is committed.)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## make lab: open the book in JupyterLab
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab book/
+
+clean:
+	rm -rf _build .pytest_cache
