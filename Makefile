@@ -21,6 +21,7 @@ check-export: $(STAMP)
 	$(PY) tools/nbexport.py --check
 
 ## make book: re-export the package, execute every chapter and build the website into _build/html
+## (the first build fetches the pinned widget JavaScript from npm: see tools/offline_assets.py)
 book: export
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 

@@ -13,5 +13,9 @@ from .network import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
+from .data import *  # noqa: F401,F403
+from .reference import *  # noqa: F401,F403
+from .serialization import *  # noqa: F401,F403
+from .widgets import *  # noqa: F401,F403
 
-__all__ = ['patch', 'check_int', 'check_positive_float', 'check_array', 'make_rng', 'numerical_gradient', 'relative_error', 'as_activation', 'Layer', 'Relu', 'Tanh', 'stable_sigmoid', 'Sigmoid', 'Softmax', 'MeanSquaredErrorLoss', 'CrossEntropyLoss', 'one_hot', 'NeuralNetwork', 'SGD', 'train', 'accuracy']
+__all__ = ['patch', 'check_int', 'check_positive_float', 'check_array', 'make_rng', 'numerical_gradient', 'relative_error', 'as_activation', 'Layer', 'Relu', 'Tanh', 'stable_sigmoid', 'Sigmoid', 'Softmax', 'MeanSquaredErrorLoss', 'one_hot', 'CrossEntropyLoss', 'NeuralNetwork', 'SGD', 'train', 'accuracy', 'confusion_matrix', 'most_confused', 'MnistSourceWarning', 'mnist_cache_dir', 'read_idx', 'load_mnist', 'NaiveRelu', 'NaiveSoftmax', 'NaiveCrossEntropy', 'NaiveLayer', 'NaiveNetwork', 'naive_train', 'FunctionExplorer', 'function_explorer', 'ClassifierExplorer', 'classifier_explorer']

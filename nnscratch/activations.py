@@ -7,13 +7,13 @@ import numpy as np
 
 
 class Relu:
-    """max(0, x), element-wise. Its slope is 1 where x > 0 and 0 elsewhere."""
+    """max(0, x), element-wise. Its slope is 1 where x > 0 and 0 elsewhere (x = 0 included)."""
     def forward(self, x):
-        self.mask = x > 0
-        return x * self.mask
+        self.mask = x > 0                          # cached: where the slope is 1
+        return np.maximum(x, 0)
 
     def backward(self, d_output):
-        return d_output * self.mask
+        return np.where(self.mask, d_output, 0)    # pass the gradient where x > 0, block it elsewhere
 
 
 class Tanh:
@@ -27,31 +27,45 @@ class Tanh:
 
 
 def stable_sigmoid(x):
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|, which is <= 0."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + exp(-x)) for any real x: exp only ever sees -|x| <= 0, so it cannot overflow."""
+    with np.errstate(under="ignore"):   # exp(-|x|) -> 0.0 for huge |x| is the right answer, not an error
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Sigmoid:
-    """1 / (1 + exp(-x)), squashing into (0, 1). Its slope is s * (1 - s)."""
+    """1 / (1 + exp(-x)), squashing into (0, 1) without overflow. Its slope is s * (1 - s)."""
     def forward(self, x):
         self.output = stable_sigmoid(x)
         return self.output
 
     def backward(self, d_output):
-        return d_output * self.output * (1 - self.output)
+        with np.errstate(under="ignore"):
+            return d_output * self.output * (1 - self.output)
 
 
 class Softmax:
-    """Turns each row of scores into probabilities: exp(x_i) / sum_j exp(x_j)."""
+    """Each row of scores -> probabilities: exp(x_i) / sum_j exp(x_j), computed without overflow.
+
+    forward expects a 2-D array (batch, classes); backward is the exact Jacobian-vector product.
+    """
     def forward(self, x):
-        e = np.exp(x - x.max(axis=1, keepdims=True))   # shift by the row max: exp never overflows
-        self.output = e / e.sum(axis=1, keepdims=True)
+        if x.ndim != 2:
+            raise ValueError(f"Softmax expects a 2-D array (batch, classes), got shape {x.shape}")
+        with np.errstate(under="ignore"):                 # exp of very negative numbers -> 0.0: fine
+            e = np.exp(x - x.max(axis=1, keepdims=True))  # the largest exponent is 0: no overflow
+            self.output = e / e.sum(axis=1, keepdims=True)
         return self.output
 
-    def backward(self, d_output):
-        # Jacobian-vector product of softmax: s * (d - sum(d * s)) row by row
-        s = self.output
+
+from nnscratch.patch import patch
+
+
+@patch(Softmax)
+def backward(self, d_output):
+    """dL/dx from dL/ds, row by row: s * (d - sum(d * s)), the Jacobian-vector product."""
+    s = self.output
+    with np.errstate(under="ignore"):
         return s * (d_output - np.sum(d_output * s, axis=1, keepdims=True))
 
 

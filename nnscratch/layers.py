@@ -5,6 +5,7 @@ __all__ = ['as_activation', 'Layer']
 
 import copy
 import numpy as np
+from nnscratch.patch import patch
 from nnscratch.validation import check_int, make_rng
 
 
@@ -39,22 +40,29 @@ class Layer:
         self.grad_bias = np.zeros_like(self.bias)
         self.needs_input_grad = True   # the first layer of a network can skip dL/dx
 
-    def forward(self, x):
-        if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
-            raise ValueError(f"x must have shape (batch, {self.weights.shape[0]}), got {x.shape}")
-        self.input = x                     # cached: backward needs it for dW
-        z = x @ self.weights
-        z += self.bias                     # broadcast (1, out) over the batch
-        return z if self.activation is None else self.activation.forward(z)
 
-    def backward(self, d_output, skip_activation=False):
-        """Given dL/d(output), store dL/dW and dL/db and return dL/dx (None if not needed)."""
-        if self.activation is not None and not skip_activation:
-            d_output = self.activation.backward(d_output)        # now dL/dz
-        np.matmul(self.input.T, d_output, out=self.grad_weights)  # dW = x^T . delta
-        np.sum(d_output, axis=0, keepdims=True, out=self.grad_bias)  # db = sum of delta over the batch
-        return d_output @ self.weights.T if self.needs_input_grad else None
+@patch(Layer)
+def forward(self, x):
+    """Outputs for a batch x of shape (batch, input_size); caches x for backward()."""
+    if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
+        raise ValueError(f"x must have shape (batch, {self.weights.shape[0]}), got {x.shape}")
+    self.input = x                     # cached: backward needs it for dW
+    z = x @ self.weights
+    z += self.bias                     # broadcast (1, out) over the batch
+    return z if self.activation is None else self.activation.forward(z)
 
-    def parameters(self):
-        """(parameter, gradient) pairs, for an optimizer."""
-        return [(self.weights, self.grad_weights), (self.bias, self.grad_bias)]
+
+@patch(Layer)
+def backward(self, d_output, skip_activation=False):
+    """Given dL/d(output), store dL/dW and dL/db and return dL/dx (None if not needed)."""
+    if self.activation is not None and not skip_activation:
+        d_output = self.activation.backward(d_output)        # now dL/dz
+    np.matmul(self.input.T, d_output, out=self.grad_weights)  # dW = x^T . delta
+    np.sum(d_output, axis=0, keepdims=True, out=self.grad_bias)  # db = sum of delta over the batch
+    return d_output @ self.weights.T if self.needs_input_grad else None
+
+
+@patch(Layer)
+def parameters(self):
+    """(parameter, gradient) pairs, for an optimizer."""
+    return [(self.weights, self.grad_weights), (self.bias, self.grad_bias)]

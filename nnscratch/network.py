@@ -6,15 +6,19 @@ __all__ = ['NeuralNetwork']
 import numpy as np
 from nnscratch.activations import Relu
 from nnscratch.layers import Layer
+from nnscratch.patch import patch
 from nnscratch.validation import check_array, check_int, make_rng
 
 
 class NeuralNetwork:
     """A stack of dense layers: input -> `num_hidden_layers` hidden layers -> head.
 
-    hidden_activation and head_activation take a class (Relu) or an instance (Relu());
-    head_activation=None leaves the outputs linear (regression). seed= or rng= makes the
-    initial weights reproducible; dtype=np.float64 is for gradient checks.
+    input_size, output_size, hidden_layer_size: integers >= 1; num_hidden_layers: integer >= 0
+    (0 gives a single layer from input to output). The layers are listed in `self.layers`.
+    hidden_activation and head_activation take a class (Relu) or an instance (Relu()); each layer
+    gets its own copy. head_activation=None leaves the outputs linear (regression).
+    seed= or rng= (not both) makes the initial weights reproducible; dtype=np.float64 is for
+    gradient checks. Raises TypeError or ValueError, naming the argument, for bad sizes.
     """
     def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
                  head_activation=None, hidden_activation=Relu, *, seed=None, rng=None, dtype=np.float32):
@@ -30,25 +34,39 @@ class NeuralNetwork:
         self.layers[0].needs_input_grad = False   # nobody needs dL/dX of the data
         self.input_size, self.output_size, self.dtype = input_size, output_size, np.dtype(dtype)
 
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
 
-    def backward(self, grad, grad_is_logits=False):
-        """Back-propagate dL/d(output) through every layer, storing each layer's gradients.
+@patch(NeuralNetwork)
+def forward(self, x):
+    """Run the batch x (rows = examples) through every layer, caching what backward needs."""
+    for layer in self.layers:
+        x = layer.forward(x)
+    return x
 
-        grad_is_logits=True says `grad` is already dL/dz of the head (fused softmax + cross-entropy),
-        so the head's activation is skipped.
-        """
-        for i, layer in enumerate(reversed(self.layers)):
-            grad = layer.backward(grad, skip_activation=grad_is_logits and i == 0)
 
-    def parameters(self):
-        """Every (parameter, gradient) pair, first layer first."""
-        return [pair for layer in self.layers for pair in layer.parameters()]
+@patch(NeuralNetwork)
+def backward(self, grad, grad_is_logits=False):
+    """Back-propagate dL/d(output) through every layer, storing each layer's gradients.
 
-    def predict(self, X):
-        """Forward pass on checked input: X must be 2-D with input_size columns and finite."""
-        check_array(X, "X", ndim=2, n_cols=self.input_size)
-        return self.forward(X.astype(self.dtype, copy=False))
+    grad has the shape of the last forward() output. grad_is_logits=True says `grad` is already
+    dL/dz of the head (fused softmax + cross-entropy), so the head's activation is skipped.
+    Returns None: the gradients live in each layer's grad_weights and grad_bias.
+    """
+    for i, layer in enumerate(reversed(self.layers)):
+        grad = layer.backward(grad, skip_activation=grad_is_logits and i == 0)
+
+
+@patch(NeuralNetwork)
+def parameters(self):
+    """Every (parameter, gradient) pair, first layer first: the arrays themselves, not copies."""
+    return [pair for layer in self.layers for pair in layer.parameters()]
+
+
+@patch(NeuralNetwork)
+def predict(self, X):
+    """Forward pass on checked input: the network's outputs for X, in the network's dtype.
+
+    X must be a finite, non-empty 2-D NumPy array with input_size columns (TypeError or ValueError
+    otherwise); it is converted to the network's dtype, never modified.
+    """
+    check_array(X, "X", ndim=2, n_cols=self.input_size)
+    return self.forward(X.astype(self.dtype, copy=False))

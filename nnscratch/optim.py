@@ -7,11 +7,17 @@ from nnscratch.validation import check_positive_float
 
 
 class SGD:
-    """Plain stochastic gradient descent: param <- param - learning_rate * grad, in place."""
+    """Plain stochastic gradient descent: param <- param - learning_rate * grad, in place.
+
+    parameters: an iterable of (parameter, gradient) array pairs, such as model.parameters();
+    the optimizer keeps these very arrays, so gradients must be written into them in place.
+    learning_rate: a finite number > 0 (TypeError or ValueError otherwise).
+    """
     def __init__(self, parameters, learning_rate):
         self.parameters = list(parameters)
         self.learning_rate = check_positive_float(learning_rate, "learning_rate")
 
     def step(self):
+        """Move every parameter one step against its current gradient."""
         for param, grad in self.parameters:
             param -= self.learning_rate * grad

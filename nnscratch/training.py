@@ -28,10 +28,18 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
           X_test=None, y_test=None, bar=True, *, seed=None, rng=None, optimizer=None):
     """Minibatch training; returns (train_losses, eval_losses), one value per epoch.
 
-    Each epoch visits the rows in a fresh random order (seed= or rng= makes it reproducible).
-    X and y are converted once to the model's dtype. eval_losses stays empty without X_test.
-    optimizer defaults to SGD(model.parameters(), learning_rate). Raises FloatingPointError
-    if the loss becomes NaN or inf; the model then holds the diverged weights.
+    model: a NeuralNetwork. X_train: 2-D array (n, model.input_size); y_train: (n, model.output_size),
+    one-hot rows for classification; both are converted once to the model's dtype.
+    loss_fn: an object with loss(y_pred, y_true) and grad(y_pred, y_true), such as
+    MeanSquaredErrorLoss or CrossEntropyLoss (its logits_grad is used with a Softmax head).
+    epochs, batch_size: integers >= 1 (the last batch of an epoch may be smaller). learning_rate: finite
+    number > 0, used by the default optimizer SGD(model.parameters(), learning_rate); pass optimizer= to
+    use another object with a step() method. X_test and y_test: both or neither; eval_losses stays empty
+    without them. bar=True shows a tqdm progress bar. Each epoch visits the rows in a fresh random order
+    from seed= or rng= (not both), never from NumPy's global state.
+
+    Raises TypeError or ValueError, naming the argument, for bad hyperparameters or data, and
+    FloatingPointError if the training loss becomes NaN or inf (the model then holds the diverged weights).
     """
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
@@ -54,17 +62,17 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
     train_losses, eval_losses = [], []
     progress = tqdm(total=epochs, desc="Training", disable=not bar)
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
+        order = rng.permutation(n)                                  # a fresh shuffle every epoch
         for b, start in enumerate(starts):
             rows = order[start:start + batch_size]
-            xb = np.take(X, rows, axis=0, out=x_buf[:len(rows)])
+            xb = np.take(X, rows, axis=0, out=x_buf[:len(rows)])   # gather the batch into the buffers
             yb = np.take(y, rows, axis=0, out=y_buf[:len(rows)])
             y_pred = model.forward(xb)
             batch_losses[b] = loss_fn.loss(y_pred, yb)
             grad = grad_fn(y_pred, yb)
             batch_grads[b] = np.mean(np.abs(grad))
-            model.backward(grad, grad_is_logits=fused)
-            optimizer.step()
+            model.backward(grad, grad_is_logits=fused)              # layers compute gradients...
+            optimizer.step()                                        # ...the optimizer updates
         train_losses.append(float(batch_losses.mean()))
         if not np.isfinite(train_losses[-1]):
             progress.close()

@@ -1,0 +1,229 @@
+"""Training speed on the seed's MNIST recipe: nnscratch vs the naive starting point vs PyTorch CPU.
+
+    .venv/bin/python benchmarks/train_speed.py            # about a minute on 2 cores
+    .venv/bin/python benchmarks/train_speed.py --rounds 9 # more rounds, steadier medians
+
+The recipe: 784-32-32-10, ReLU hidden layers, softmax + cross-entropy, batch 64, SGD with
+learning rate 0.05, one epoch over 56,000 rows followed by the loss on 14,000 evaluation rows.
+The data are synthetic but MNIST-shaped (pixels in [0, 1], ten classes), so no download is needed.
+
+The three implementations run in the same process, one epoch each in turn (after a warm-up epoch
+each), and the script reports the median epoch time of each:
+  nnscratch  `nnscratch.train(..., epochs=1)`, float32, the library as the book builds it;
+  naive      `nnscratch.reference`, the seed-style loop the book starts from (float64 data,
+             a shuffled copy of the data every epoch, fresh arrays every step, the update inside backward);
+  torch      nn.Sequential(Linear, ReLU, ...), CrossEntropyLoss on logits, torch.optim.SGD, float32,
+             batches taken by indexing (no DataLoader), as many threads as NumPy's BLAS uses.
+It also prints the FLOP floor (the epoch's arithmetic at the rate of one big float32 matmul), the
+peak memory of a process that only trains with nnscratch, and the BLAS NumPy uses.
+The last two lines are the ratios of epoch times: `nnscratch / torch` and `nnscratch / naive`.
+"""
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout without installing
+
+N_TRAIN, N_EVAL, N_PIXELS, N_CLASSES = 56_000, 14_000, 784, 10
+HIDDEN, NUM_HIDDEN = 32, 2
+BATCH_SIZE, LEARNING_RATE = 64, 0.05
+SIZES = [N_PIXELS] + [HIDDEN] * NUM_HIDDEN + [N_CLASSES]
+
+
+def make_data(n, rng):
+    """MNIST-shaped float32 images (n, 784) in [0, 1] and integer labels (n,), built in chunks
+    so that no float64 temporary the size of the data inflates the peak memory."""
+    templates = rng.random((N_CLASSES, N_PIXELS), dtype=np.float32)   # one blurry "digit" per class
+    labels = rng.integers(0, N_CLASSES, n)
+    X = np.empty((n, N_PIXELS), np.float32)
+    for start in range(0, n, 1024):
+        chunk = X[start:start + 1024]
+        rng.random(chunk.shape, dtype=np.float32, out=chunk)
+        chunk *= 0.5
+        chunk += 0.5 * templates[labels[start:start + 1024]]
+    return X, labels
+
+
+def one_hot32(labels):
+    out = np.zeros((labels.size, N_CLASSES), np.float32)
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def dataset(seed=0):
+    rng = np.random.default_rng(seed)
+    X, labels = make_data(N_TRAIN, rng)
+    X_eval, labels_eval = make_data(N_EVAL, rng)
+    return X, labels, X_eval, labels_eval
+
+
+# --- the three implementations: each returns a function that runs one epoch ---------------------
+
+def nnscratch_epoch(X, labels, X_eval, labels_eval, seed=1):
+    import nnscratch as nn
+    Y, Y_eval = one_hot32(labels), one_hot32(labels_eval)
+    model = nn.NeuralNetwork(N_PIXELS, N_CLASSES, HIDDEN, NUM_HIDDEN, head_activation=nn.Softmax, seed=seed)
+    rng = np.random.default_rng(seed)
+    return lambda: nn.train(model, X, Y, nn.CrossEntropyLoss, 1, BATCH_SIZE, LEARNING_RATE,
+                            X_eval, Y_eval, bar=False, rng=rng)
+
+
+def naive_epoch(X, labels, X_eval, labels_eval, seed=1):
+    from nnscratch.reference import NaiveCrossEntropy, NaiveNetwork, NaiveSoftmax, naive_train
+    # The seed divides uint8 pixels by 255.0, so its data and weights are float64.
+    X64, X_eval64 = X.astype(np.float64), X_eval.astype(np.float64)
+    Y64, Y_eval64 = one_hot32(labels).astype(np.float64), one_hot32(labels_eval).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    model = NaiveNetwork(N_PIXELS, N_CLASSES, HIDDEN, NUM_HIDDEN, head_activation=NaiveSoftmax, rng=rng)
+    return lambda: naive_train(model, X64, Y64, NaiveCrossEntropy, 1, BATCH_SIZE, LEARNING_RATE,
+                               X_eval64, Y_eval64, rng=rng)
+
+
+def torch_epoch(X, labels, X_eval, labels_eval, threads, seed=1):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    layers = []
+    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])          # no ReLU after the head: the loss takes logits
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(labels)
+    Xt_eval, yt_eval = torch.from_numpy(X_eval), torch.from_numpy(labels_eval)
+    generator = torch.Generator().manual_seed(seed)
+    starts = range(0, N_TRAIN, BATCH_SIZE)
+
+    def epoch():
+        order = torch.randperm(N_TRAIN, generator=generator)
+        batch_losses = np.empty(len(starts))
+        for b, start in enumerate(starts):
+            rows = order[start:start + BATCH_SIZE]
+            optimizer.zero_grad()
+            loss = loss_fn(model(Xt[rows]), yt[rows])
+            loss.backward()
+            optimizer.step()
+            batch_losses[b] = loss.item()
+        with torch.no_grad():
+            eval_loss = loss_fn(model(Xt_eval), yt_eval).item()
+        return [float(batch_losses.mean())], [eval_loss]
+    return epoch
+
+
+# --- reference points -------------------------------------------------------------------------
+
+def epoch_flops():
+    """(training, evaluation) FLOPs of one epoch, at 2 FLOPs per multiply-add of the matmuls:
+    forward x @ W, backward dW = x^T delta for every layer, dx = delta W^T for all but the first."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    forward = sum(2 * i * o for i, o in pairs)
+    backward = forward + sum(2 * i * o for i, o in pairs[1:])
+    return N_TRAIN * (forward + backward), N_EVAL * forward
+
+
+def gemm_rate(n=2048, repeats=5):
+    """The best float32 FLOP rate of one big square np.matmul: about what this BLAS can do."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, a, out=out)
+    best = min(timed(lambda: np.matmul(a, a, out=out)) for _ in range(repeats))
+    return 2 * n ** 3 / best
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux reports KiB
+
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None, "unknown (threadpoolctl not installed)"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not blas:
+        return None, "unknown"
+    b = blas[0]
+    return b["num_threads"], (f"{b['internal_api']} {b.get('version')} ({b.get('architecture')}), "
+                              f"{b['num_threads']} threads, {Path(b['filepath']).name}")
+
+
+def child(kind):
+    """Run in a fresh interpreter: `bare` imports NumPy only; `nnscratch` trains one epoch."""
+    if kind == "nnscratch":
+        data = dataset()
+        nnscratch_epoch(*data)()
+        data_bytes = sum(a.nbytes for a in data) + (N_TRAIN + N_EVAL) * N_CLASSES * 4   # + one-hot targets
+    else:
+        data_bytes = 0
+    print(json.dumps({"peak_rss": peak_rss_bytes(), "data_bytes": data_bytes}))
+
+
+def run_child(kind):
+    out = subprocess.run([sys.executable, __file__, "--child", kind], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timed epochs per implementation (default 5)")
+    parser.add_argument("--child", choices=["bare", "nnscratch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child)
+
+    threads, blas = blas_info()
+    rss_bare, rss_nn = run_child("bare"), run_child("nnscratch")   # before torch is even imported here
+    data = dataset()
+    import torch
+    epochs = {"nnscratch": nnscratch_epoch(*data), "naive": naive_epoch(*data),
+              "torch": torch_epoch(*data, threads=threads or torch.get_num_threads())}
+    times = {name: [] for name in epochs}
+    last_eval_loss = {}
+    for epoch in epochs.values():                 # warm-up: first-touch of buffers, lazy init
+        epoch()
+    names = list(epochs)
+    for r in range(args.rounds):
+        for name in names[r % 3:] + names[:r % 3]:   # rotate who goes first each round
+            start = time.perf_counter()
+            _, eval_losses = epochs[name]()
+            times[name].append(time.perf_counter() - start)
+            last_eval_loss[name] = float(eval_losses[-1])
+    median = {name: statistics.median(t) for name, t in times.items()}
+    train_flops, eval_flops = epoch_flops()
+    rate = gemm_rate()
+    floor = (train_flops + eval_flops) / rate
+
+    print(f"MNIST recipe {'-'.join(map(str, SIZES))}, batch {BATCH_SIZE}, {N_TRAIN:,} train + {N_EVAL:,} eval rows, "
+          f"median of {args.rounds} epochs each (after one warm-up)")
+    for name, t in median.items():
+        spread = f"{min(times[name]):.3f}-{max(times[name]):.3f}"
+        print(f"  {name:<10} {t:7.3f} s/epoch   (range {spread}; eval loss after {args.rounds + 1} epochs "
+              f"{last_eval_loss[name]:.3f})")
+    print(f"FLOP floor: {(train_flops + eval_flops) / 1e9:.2f} GFLOP/epoch "
+          f"({train_flops / 1e9:.2f} train + {eval_flops / 1e9:.2f} eval) at {rate / 1e9:.1f} GFLOP/s "
+          f"(best 2048^2 float32 matmul) = {floor * 1e3:.1f} ms")
+    print(f"nnscratch epoch = {median['nnscratch'] / floor:.2f} x FLOP floor")
+    budget = rss_nn["data_bytes"] + rss_bare["peak_rss"]
+    print(f"peak RSS of an nnscratch-only process: {rss_nn['peak_rss'] / 2**20:.0f} MiB = "
+          f"{rss_nn['peak_rss'] / budget:.2f} x (data {rss_nn['data_bytes'] / 2**20:.0f} MiB "
+          f"+ bare `import numpy` {rss_bare['peak_rss'] / 2**20:.0f} MiB)")
+    print(f"NumPy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), BLAS: {blas}")
+    print(f"nnscratch / torch = {median['nnscratch'] / median['torch']:.2f}")
+    print(f"nnscratch / naive = {median['nnscratch'] / median['naive']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

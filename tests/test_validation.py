@@ -1,0 +1,124 @@
+"""Input-checking helpers (book/00_preface.ipynb): good input passes, bad input names the argument."""
+import numpy as np
+import pytest
+
+from nnscratch.validation import check_array, check_int, check_positive_float, make_rng
+
+
+# check_int
+
+@pytest.mark.parametrize("value", [1, 5, np.int64(7), np.int32(3)])
+def test_check_int_accepts_integers(value):
+    result = check_int(value, "epochs", 1)
+    assert result == value and type(result) is int
+
+
+@pytest.mark.parametrize("value", [2.0, 2.5, "3", None, True, np.float64(2.0)])
+def test_check_int_refuses_non_integers(value):
+    with pytest.raises(TypeError, match=r"epochs must be an integer >= 1, got .* of type"):
+        check_int(value, "epochs", 1)
+
+
+def test_check_int_refuses_too_small():
+    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got 0"):
+        check_int(0, "batch_size", 1)
+    assert check_int(0, "num_hidden_layers", 0) == 0
+
+
+# check_positive_float
+
+@pytest.mark.parametrize("value", [0.1, 3, np.float32(0.5), 1e-12])
+def test_check_positive_float_accepts_positive_numbers(value):
+    result = check_positive_float(value, "learning_rate")
+    assert result == pytest.approx(float(value)) and type(result) is float
+
+
+@pytest.mark.parametrize("value", ["0.1", None, True, [0.1]])
+def test_check_positive_float_refuses_non_numbers(value):
+    with pytest.raises(TypeError, match=r"learning_rate must be a finite number > 0, got .* of type"):
+        check_positive_float(value, "learning_rate")
+
+
+@pytest.mark.parametrize("value", [0, -0.1, float("nan"), float("inf")])
+def test_check_positive_float_refuses_bad_numbers(value):
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0, got"):
+        check_positive_float(value, "learning_rate")
+
+
+# check_array
+
+def test_check_array_returns_the_same_array():
+    X = np.ones((3, 2))
+    assert check_array(X, "X", ndim=2, n_cols=2, n_rows=3) is X
+    assert check_array(np.array([True, False]), "mask") is not None
+    assert check_array(np.array([1, 2]), "labels", ndim=1) is not None
+
+
+def test_check_array_refuses_lists_without_converting():
+    with pytest.raises(TypeError, match=r"X must be a NumPy array, got list; wrap it with np.asarray"):
+        check_array([[1.0, 2.0]], "X")
+
+
+@pytest.mark.parametrize("bad", [np.array(["a", "b"]), np.array([1, None], dtype=object), np.array([1j])])
+def test_check_array_refuses_non_real_dtypes(bad):
+    with pytest.raises(TypeError, match=r"X must hold real numbers, got dtype"):
+        check_array(bad, "X")
+
+
+def test_check_array_wrong_ndim_with_hint():
+    with pytest.raises(ValueError, match=r"X must be 2-D, got shape \(4,\) \(use x.reshape\(-1, 1\)"):
+        check_array(np.arange(4.0), "X", ndim=2)
+    with pytest.raises(ValueError, match=r"y must be 1-D, got shape \(2, 2\)$"):
+        check_array(np.ones((2, 2)), "y", ndim=1)
+
+
+def test_check_array_empty():
+    with pytest.raises(ValueError, match=r"X is empty \(shape \(0, 3\)\)"):
+        check_array(np.ones((0, 3)), "X", ndim=2)
+
+
+def test_check_array_rows_and_columns():
+    with pytest.raises(ValueError, match=r"y must have 4 rows to match, got shape \(3, 1\)"):
+        check_array(np.ones((3, 1)), "y", n_rows=4)
+    with pytest.raises(ValueError, match=r"X must have 2 columns, got shape \(3, 5\)"):
+        check_array(np.ones((3, 5)), "X", n_cols=2)
+
+
+def test_check_array_non_finite():
+    X = np.array([[1.0, np.nan], [np.inf, 0.0]])
+    with pytest.raises(ValueError, match=r"X holds 2 NaN or inf value\(s\)"):
+        check_array(X, "X")
+    assert check_array(X, "X", finite=False) is X
+
+
+# make_rng
+
+def test_make_rng_seed_is_reproducible():
+    assert np.array_equal(make_rng(seed=3).normal(size=5), make_rng(seed=3).normal(size=5))
+    assert not np.array_equal(make_rng(seed=3).normal(size=5), make_rng(seed=4).normal(size=5))
+
+
+def test_make_rng_passes_a_generator_through():
+    rng = np.random.default_rng(0)
+    assert make_rng(rng=rng) is rng
+    assert isinstance(make_rng(), np.random.Generator)
+
+
+def test_make_rng_refuses_both_rng_and_seed():
+    with pytest.raises(ValueError, match=r"pass either rng= or seed=, not both"):
+        make_rng(rng=np.random.default_rng(0), seed=0)
+
+
+@pytest.mark.parametrize("bad", [42, np.random.RandomState(0), "rng"])
+def test_make_rng_refuses_non_generators(bad):
+    with pytest.raises(TypeError, match=r"rng must be a np.random.Generator .* got"):
+        make_rng(rng=bad)
+
+
+def test_make_rng_never_touches_the_global_state():
+    before = np.random.get_state()
+    make_rng(seed=1).normal(size=10)
+    make_rng().normal(size=10)
+    make_rng(rng=np.random.default_rng(2)).random(10)
+    after = np.random.get_state()
+    assert before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]
