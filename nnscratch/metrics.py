@@ -39,7 +39,11 @@ def _check_labels(y, name, num_classes):
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    """C[i, j] = number of examples of true class i predicted as class j, as int64 (num_classes, num_classes)."""
+    """C[i, j] = number of examples of true class i predicted as class j, as int64 (num_classes, num_classes).
+
+    y_true, y_pred: 1-D integer label arrays of the same length, each label in 0..num_classes-1.
+    Raises TypeError or ValueError, naming the argument, for anything else (or num_classes < 1).
+    """
     check_int(num_classes, "num_classes", 1)
     _check_labels(y_true, "y_true", num_classes)
     _check_labels(y_pred, "y_pred", num_classes)
@@ -54,6 +58,8 @@ def most_confused(cm, k=5, *, either_way=False):
 
     either_way=True counts C[i, j] + C[j, i] and returns unordered pairs (i, j, count) with i < j.
     Zero counts are left out; ties keep row-major order.
+    Raises TypeError unless cm is a square 2-D integer array, ValueError for negative counts, and
+    TypeError or ValueError unless k is an integer >= 1.
     """
     if not isinstance(cm, np.ndarray) or cm.ndim != 2 or cm.shape[0] != cm.shape[1] \
             or not np.issubdtype(cm.dtype, np.integer):

@@ -3,6 +3,8 @@
 
 __all__ = ['NaiveRelu', 'NaiveSoftmax', 'NaiveCrossEntropy', 'NaiveLayer', 'NaiveNetwork', 'naive_train']
 
+# The seed-style naive implementation, kept for comparison: chapter 8 and benchmarks/train_speed.py
+# time it against the library. Not meant for use.
 import numpy as np
 
 

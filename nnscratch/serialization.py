@@ -4,7 +4,7 @@
 __all__ = []
 
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
@@ -85,16 +85,16 @@ def save(self, path):
     arrays = _to_arrays(self)   # check everything before touching the disk
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")   # same folder, unused name
+    f = open(tmp, "xb")   # "x": a new file of our own, with the usual permissions
     try:
-        with os.fdopen(fd, "wb") as f:   # a file object: np.savez appends no suffix to it
+        with f:                            # a file object: np.savez appends no suffix to it
             np.savez(f, **arrays)
             f.flush()
-            os.fsync(f.fileno())          # the bytes are on disk before the rename makes them visible
+            os.fsync(f.fileno())           # the bytes are on disk before the rename makes them visible
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException:                  # even Ctrl-C: remove the temporary file, keep the old one
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -143,6 +143,9 @@ def _check_contents(arrays, path):
         raise ValueError(f"{path} has format version {version!r}; this nnscratch {nnscratch.__version__} "
                          f"reads only {FORMAT_VERSION!r}")
     n_layers = _size(arrays, "num_hidden_layers", path, 0) + 1 if "num_hidden_layers" in arrays else 0
+    if 2 * n_layers > len(arrays):   # before listing the keys: a forged count could be huge
+        raise ValueError(f"{path} is incomplete: {n_layers} layers need {2 * n_layers} weight and bias "
+                         f"entries, the file has {len(arrays)} entries in all")
     layer_keys = [f"{kind}_{i}" for i in range(n_layers) for kind in ("weights", "bias")]
     required = ["nnscratch_version", *SIZE_KEYS, "activations", "dtype", *layer_keys]
     missing = [key for key in required if key not in arrays]

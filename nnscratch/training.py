@@ -70,7 +70,7 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
             y_pred = model.forward(xb)
             batch_losses[b] = loss_fn.loss(y_pred, yb)
             grad = grad_fn(y_pred, yb)
-            batch_grads[b] = np.mean(np.abs(grad))
+            batch_grads[b] = np.abs(grad).sum() / grad.size
             model.backward(grad, grad_is_logits=fused)              # layers compute gradients...
             optimizer.step()                                        # ...the optimizer updates
         train_losses.append(float(batch_losses.mean()))

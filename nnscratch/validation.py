@@ -8,7 +8,11 @@ import numpy as np
 
 
 def check_int(value, name, minimum):
-    """Return `value` if it is an integer >= `minimum`; otherwise raise, naming `name`."""
+    """Return `value` as an int if it is an integer (Python or NumPy, not bool) >= `minimum`.
+
+    Raises TypeError for any other type (float, bool, str, ...) and ValueError if it is below
+    `minimum`; both messages name `name`, the expected value and the value received.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} of type {type(value).__name__}")
     if value < minimum:
@@ -17,7 +21,11 @@ def check_int(value, name, minimum):
 
 
 def check_positive_float(value, name):
-    """Return `value` as a float if it is a finite number > 0; otherwise raise, naming `name`."""
+    """Return `value` as a float if it is a finite real number > 0 (Python or NumPy, not bool).
+
+    Raises TypeError for a non-number (str, bool, complex, ...) and ValueError for 0, a negative
+    number, NaN or inf; both messages name `name` and the value received.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number > 0, got {value!r} of type {type(value).__name__}")
     if not np.isfinite(value) or value <= 0:
@@ -29,6 +37,9 @@ def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
     """Return `a` if it is a non-empty numeric ndarray of the expected shape, without NaN or inf.
 
     Nothing is converted: a list, a string array or an object array is refused, not coerced.
+    Raises TypeError if `a` is not an ndarray or does not hold real numbers (bool is accepted), and
+    ValueError if it has the wrong number of dimensions, is empty, has other than `n_rows` rows or
+    `n_cols` columns, or (when `finite`) holds NaN or inf. Every message starts with `name`.
     """
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}; wrap it with np.asarray(...) first")
@@ -50,11 +61,21 @@ def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
 
 
 def make_rng(rng=None, seed=None):
-    """One `np.random.Generator` from either an existing `rng` or a `seed` (never the global state)."""
+    """One `np.random.Generator` from either an existing `rng` or a `seed` (never the global state).
+
+    rng: a np.random.Generator, returned as it is (its stream continues). seed: None (fresh entropy
+    from the operating system) or a non-negative integer. Raises ValueError if both are given or the
+    seed is negative, and TypeError for an rng that is not a Generator or a seed that is not an integer.
+    """
     if rng is not None and seed is not None:
         raise ValueError("pass either rng= or seed=, not both")
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
         return rng
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be a non-negative integer or None, got {seed!r} of type {type(seed).__name__}")
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
     return np.random.default_rng(seed)

@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import offline_assets  # noqa: E402
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 MATH_PAGE = "book/01_chain_rule.html"
-WIDGET_PAGE = "book/10_explorers.html"
+WIDGET_PAGE = "book/10_explorers.html"        # the explorers, trained once while the page was built
+EXPLORER_PAGES = ["book/06_function_approximation.html", "book/07_mnist.html", WIDGET_PAGE]
 
 
 def _chromium():
@@ -84,6 +85,15 @@ def _wait_for(driver, css, timeout=60):
         pytest.fail(f"no {css!r} on {driver.current_url} after {timeout} s")
 
 
+def _failed_or_remote_loads(driver):
+    """Resources the page requested that failed (HTTP status >= 400) or came from another origin."""
+    return driver.execute_script("""
+        return performance.getEntriesByType('resource').filter(
+            e => e.responseStatus >= 400 || !(e.name.startsWith(location.origin) || e.name.startsWith('data:'))
+        ).map(e => e.name + ' ' + e.responseStatus);
+    """)
+
+
 def _screenshot(driver, element, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.execute_script("(arguments[0].closest('.cell') || arguments[0]).scrollIntoView({block: 'start'});"
@@ -116,6 +126,7 @@ def test_math_is_typeset_by_the_local_mathjax(browser, served_site, built_site):
     """)
     assert unrendered == [], f"raw TeX delimiters {unrendered} left in {MATH_PAGE}: MathJax did not run"
     assert len(formulas) >= 5
+    assert _failed_or_remote_loads(browser) == []
     _screenshot(browser, formulas[0], "01_chain_rule.png")
 
 
@@ -136,7 +147,7 @@ def test_figures_load(browser, served_site, built_site):
 def test_widgets_render_their_saved_state(browser, served_site, built_site):
     html = (built_site / WIDGET_PAGE).read_text()
     assert "application/vnd.jupyter.widget-state+json" in html, "the page holds no saved widget state"
-    assert "_static/offline/embed-amd.js" in html and "_static/offline/require.js" in html, (
+    assert all(f"_static/offline/{name}" in html for name in offline_assets.SCRIPTS), (
         "the widget JavaScript is not served locally: the build could not fetch it from npm "
         "(see the '[offline assets]' lines of the build log)")
     assert (built_site / "_static" / "offline" / "embed-amd.js").stat().st_size > 1_000_000
@@ -149,6 +160,7 @@ def test_widgets_render_their_saved_state(browser, served_site, built_site):
         return Array.from(document.querySelectorAll('.jupyter-widgets img')).map(img => img.naturalWidth);
     """)
     assert plots and all(width > 0 for width in plots), f"the explorers' saved plots did not render: {plots}"
+    assert _failed_or_remote_loads(browser) == []
     _screenshot(browser, buttons[0], "10_explorers.png")
 
 
@@ -177,3 +189,22 @@ def test_a_failing_npm_is_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(offline_assets.shutil, "which", lambda name: str(fake_npm))
     assert offline_assets.fetch(cache=tmp_path / "assets") is None
     assert "registry unreachable" in capsys.readouterr().out
+
+
+def test_every_page_with_widgets_renders_them(browser, served_site, built_site):
+    pages = sorted(p.relative_to(built_site).as_posix() for p in (built_site / "book").glob("*.html")
+                   if "application/vnd.jupyter.widget-state+json" in p.read_text())
+    assert set(EXPLORER_PAGES) <= set(pages), f"pages with saved widget state: {pages}"
+    for page in pages:
+        _open(browser, f"{served_site}/{page}")
+        _wait_for(browser, ".widget-subarea .jupyter-widgets")
+        views, rendered = browser.execute_script("""
+            const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+            const filled = Array.from(document.querySelectorAll('.widget-subarea')).filter(
+                area => area.querySelector('.jupyter-widgets'));
+            return [views.length, filled.length];
+        """)
+        assert views and rendered == views, f"{page}: {views} saved widget views, {rendered} rendered"
+        if page in EXPLORER_PAGES:
+            assert any(b.text.strip() == "Train" for b in browser.find_elements("css selector", ".widget-button")), page
+        assert _failed_or_remote_loads(browser) == [], page

@@ -257,6 +257,14 @@ def test_npz_missing_keys(saved, key):
         NeuralNetwork.load(path)
 
 
+def test_forged_huge_layer_count(saved):
+    _, path = saved
+    rewrite(path, lambda a: a.update(num_hidden_layers=np.array(10**12)))
+    with pytest.raises(ValueError, match=r"model\.npz is incomplete: 1000000000001 layers need 2000000000002 weight "
+                                         r"and bias entries, the file has 14 entries in all"):
+        NeuralNetwork.load(path)
+
+
 def test_extra_layer_entries(saved):
     _, path = saved
     rewrite(path, lambda a: a.update(weights_3=np.ones((2, 2), np.float32)))
@@ -431,6 +439,14 @@ def test_crash_on_first_save_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         make_model(*ARCHITECTURES[0]).save(tmp_path / "new")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    """Like any file the user creates (not 0600, as a tempfile.mkstemp file would be)."""
+    reference = tmp_path / "reference"
+    reference.write_bytes(b"")
+    path = make_model(*ARCHITECTURES[0]).save(tmp_path / "m")
+    assert path.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
 
 
 def test_temporary_file_lives_in_the_destination_folder(tmp_path, monkeypatch):

@@ -3,7 +3,8 @@
 Pages that show ipywidgets need require.js and @jupyter-widgets/html-manager; by default myst-nb loads
 both from CDNs. This file pins both packages, fetches them once from the npm registry with `npm pack`
 (the tarballs' sha512 checked against the pins) into _build/offline_assets/ (git-ignored, never
-committed), and, as a Sphinx extension listed in _config.yml, copies them into the built site's
+committed), with the widget manager's icon fonts and a three-line require.js configuration that tells
+it where they are. As a Sphinx extension listed in _config.yml, it copies them into the built site's
 _static/offline/ and points myst-nb's `nb_ipywidgets_js` at them. (They are copied into the *built*
 _static only: a .js file in the book's own _static/ folder would be loaded on every page.)
 Math needs no network either: sphinx-mathjax-offline serves MathJax from _static/mathjax/.
@@ -33,11 +34,20 @@ PINNED = {
     "requirejs": ("2.3.8", "sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw=="),
     "@jupyter-widgets/html-manager": ("1.0.15", "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA=="),
 }
-# file served by the site -> (package, path inside the tarball); the order is the pages' script order.
+# file served by the site -> (package, path inside the tarball)
 FILES = {
     "require.js": ("requirejs", "package/require.js"),
     "embed-amd.js": ("@jupyter-widgets/html-manager", "package/dist/embed-amd.js"),
 }
+FONTS = ("@jupyter-widgets/html-manager", "package/dist/", (".woff2", ".woff"))   # its icon fonts
+# The widget manager finds its fonts through require.js, relative to the *page* unless told otherwise.
+PATHS_JS = """// Written by tools/offline_assets.py: the widget manager's own files (its icon fonts) are in this folder.
+(function () {
+  var folder = document.currentScript.src.replace(/\\/[^\\/]*$/, "");
+  require.config({paths: {"@jupyter-widgets/html-manager/dist": folder, "@jupyter-widgets": folder}});
+})();
+"""
+SCRIPTS = ["require.js", "widgets-paths.js", "embed-amd.js"]   # in the order the pages load them
 
 
 def say(text):
@@ -47,7 +57,7 @@ def say(text):
 def _is_complete(folder):
     stamp = folder / "pinned.json"
     return (stamp.exists() and json.loads(stamp.read_text()) == {k: v[0] for k, v in PINNED.items()}
-            and all((folder / name).is_file() for name in FILES))
+            and all((folder / name).is_file() for name in SCRIPTS))
 
 
 def _sha512(path):
@@ -55,7 +65,7 @@ def _sha512(path):
 
 
 def fetch(cache=CACHE, timeout=300):
-    """Return the folder holding FILES, fetching the pinned packages if needed; None, with the reason said, if not possible."""
+    """Return the folder holding the site's files, fetching the pinned packages if needed; None, with the reason said, if not possible."""
     if _is_complete(cache):
         return cache
     npm = shutil.which("npm")
@@ -92,6 +102,13 @@ def fetch(cache=CACHE, timeout=300):
         for served, (package, member) in FILES.items():
             with tarfile.open(packed[package]) as tar:
                 (staging / served).write_bytes(tar.extractfile(member).read())
+        package, folder, suffixes = FONTS
+        with tarfile.open(packed[package]) as tar:
+            for member in tar.getmembers():
+                name = member.name[len(folder):]
+                if member.name.startswith(folder) and "/" not in name and name.endswith(suffixes):
+                    (staging / name).write_bytes(tar.extractfile(member).read())
+        (staging / "widgets-paths.js").write_text(PATHS_JS)
         (staging / "pinned.json").write_text(json.dumps({k: v[0] for k, v in PINNED.items()}))
         shutil.rmtree(cache, ignore_errors=True)
         try:
@@ -114,7 +131,7 @@ def _configure(app, config):
         say("WARNING: widget pages will load require.js and @jupyter-widgets/html-manager from CDNs, "
             "so widgets will not render without a network")
         return
-    config.nb_ipywidgets_js = {f"{SITE_FOLDER}/{name}": {} for name in FILES}
+    config.nb_ipywidgets_js = {f"{SITE_FOLDER}/{name}": {} for name in SCRIPTS}
     say(f"widget pages load require.js and the widget manager from _static/{SITE_FOLDER}/")
 
 
@@ -127,8 +144,9 @@ def _copy(app, exception):
     if exception is None and getattr(app, "offline_assets", None) and app.builder.format == "html":
         target = Path(app.outdir) / "_static" / SITE_FOLDER
         target.mkdir(parents=True, exist_ok=True)
-        for name in FILES:
-            shutil.copy2(app.offline_assets / name, target / name)
+        for path in app.offline_assets.iterdir():
+            if path.name != "pinned.json":
+                shutil.copy2(path, target / path.name)
 
 
 def setup(app):
