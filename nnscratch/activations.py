@@ -7,7 +7,11 @@ import numpy as np
 
 
 class Relu:
-    """max(0, x), element-wise. Its slope is 1 where x > 0 and 0 elsewhere (x = 0 included)."""
+    """max(0, x), element-wise. Its slope is 1 where x > 0 and 0 elsewhere (x = 0 included).
+
+    forward(x) takes an ndarray of any shape and caches what backward(d_output) needs;
+    call backward after forward, with d_output of the same shape as x.
+    """
     def forward(self, x):
         self.mask = x > 0                          # cached: where the slope is 1
         return np.maximum(x, 0)
@@ -17,7 +21,11 @@ class Relu:
 
 
 class Tanh:
-    """tanh(x), squashing into (-1, 1). Its slope, 1 - tanh(x)^2, reuses the cached output."""
+    """tanh(x), squashing into (-1, 1). Its slope, 1 - tanh(x)^2, reuses the cached output.
+
+    forward(x) takes an ndarray of any shape and caches what backward(d_output) needs;
+    call backward after forward, with d_output of the same shape as x.
+    """
     def forward(self, x):
         self.output = np.tanh(x)
         return self.output
@@ -34,7 +42,11 @@ def stable_sigmoid(x):
 
 
 class Sigmoid:
-    """1 / (1 + exp(-x)), squashing into (0, 1) without overflow. Its slope is s * (1 - s)."""
+    """1 / (1 + exp(-x)), squashing into (0, 1) without overflow. Its slope is s * (1 - s).
+
+    forward(x) takes an ndarray of any shape and caches what backward(d_output) needs;
+    call backward after forward, with d_output of the same shape as x.
+    """
     def forward(self, x):
         self.output = stable_sigmoid(x)
         return self.output

@@ -13,6 +13,7 @@ def numerical_gradient(f, x, eps=1e-6):
     is restored, so `f` may also read `x` through a closure (e.g. a layer's weights).
     It costs 2 * x.size calls of `f`: a tool for checking gradients, not for training.
     Use float64: in float32 the rounding error of f swamps the difference.
+    Raises TypeError if x is not a floating-point ndarray.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x must be a floating-point ndarray, got {type(x).__name__} {getattr(x, 'dtype', '')}")

@@ -9,8 +9,11 @@ from nnscratch.patch import patch
 from nnscratch.validation import check_int, make_rng
 
 
-def as_activation(activation):
-    """An activation object from a class (instantiated), an instance (copied) or None."""
+def as_activation(activation, name="activation"):
+    """An activation object from a class (instantiated), an instance (copied) or None.
+
+    Raises TypeError, naming `name`, if the result has no forward() and backward() methods.
+    """
     if activation is None:
         return None
     if isinstance(activation, type):
@@ -18,7 +21,7 @@ def as_activation(activation):
     else:
         activation = copy.copy(activation)   # each layer caches its own forward values
     if not (callable(getattr(activation, "forward", None)) and callable(getattr(activation, "backward", None))):
-        raise TypeError(f"activation must be a class or instance with forward() and backward(), "
+        raise TypeError(f"{name} must be a class or instance with forward() and backward(), "
                         f"e.g. Relu or Relu(), got {activation!r}")
     return activation
 
@@ -28,11 +31,16 @@ class Layer:
 
     weights has shape (input_size, output_size), bias (1, output_size). backward() only
     computes gradients (grad_weights, grad_bias, and dL/dx); an optimizer applies them.
+    input_size, output_size: integers >= 1; activation: see as_activation; seed= or rng= (not both)
+    for the initial weights; dtype: a floating-point type. Raises TypeError or ValueError naming
+    the argument otherwise.
     """
     def __init__(self, input_size, output_size, activation=None, *, rng=None, seed=None, dtype=np.float32):
         check_int(input_size, "input_size", 1)
         check_int(output_size, "output_size", 1)
         rng = make_rng(rng, seed)
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"dtype must be a floating-point type such as np.float32, got {np.dtype(dtype)}")
         self.weights = rng.normal(scale=np.sqrt(1 / input_size), size=(input_size, output_size)).astype(dtype)
         self.bias = np.zeros((1, output_size), dtype=dtype)
         self.activation = as_activation(activation)
@@ -43,7 +51,12 @@ class Layer:
 
 @patch(Layer)
 def forward(self, x):
-    """Outputs for a batch x of shape (batch, input_size); caches x for backward()."""
+    """Outputs for a batch x of shape (batch, input_size); caches x for backward().
+
+    Raises TypeError if x is not a NumPy array, ValueError if its shape is not (batch, input_size).
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a NumPy array of shape (batch, {self.weights.shape[0]}), got {type(x).__name__}")
     if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
         raise ValueError(f"x must have shape (batch, {self.weights.shape[0]}), got {x.shape}")
     self.input = x                     # cached: backward needs it for dW
@@ -54,7 +67,16 @@ def forward(self, x):
 
 @patch(Layer)
 def backward(self, d_output, skip_activation=False):
-    """Given dL/d(output), store dL/dW and dL/db and return dL/dx (None if not needed)."""
+    """Given dL/d(output), store dL/dW and dL/db and return dL/dx (None if not needed).
+
+    d_output must have the shape of the last forward() output. skip_activation=True says d_output
+    is already dL/dz. Raises RuntimeError before any forward(), ValueError for a wrong shape.
+    """
+    if not hasattr(self, "input"):
+        raise RuntimeError("call forward() before backward(): the layer has no cached input")
+    expected = (self.input.shape[0], self.weights.shape[1])
+    if d_output.shape != expected:
+        raise ValueError(f"d_output must have shape {expected} (batch, output_size), got {d_output.shape}")
     if self.activation is not None and not skip_activation:
         d_output = self.activation.backward(d_output)        # now dL/dz
     np.matmul(self.input.T, d_output, out=self.grad_weights)  # dW = x^T . delta

@@ -13,6 +13,12 @@ def _check_pair(y_pred, y_true):
     for name, a in (("y_pred", y_pred), ("y_true", y_true)):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.issubdtype(a.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if y_true.size == 0:
+        raise ValueError(f"y_true is empty (shape {y_true.shape}): a loss needs at least one example")
+    if not np.isfinite(y_true).all():   # y_pred is not checked: train() reports a diverged loss itself
+        raise ValueError(f"y_true holds {np.count_nonzero(~np.isfinite(y_true))} NaN or inf value(s)")
     if y_pred.shape != y_true.shape:
         hint = ""
         if y_true.ndim == 1 and y_pred.ndim == 2:

@@ -11,15 +11,26 @@ def accuracy(model, X, y_true):
     """Fraction of rows of X whose arg-max prediction equals the true class, a float in [0, 1].
 
     X: 2-D array accepted by model.predict. y_true: one-hot rows (n, classes), as in training, or
-    integer labels (n,). Raises TypeError or ValueError for mismatched rows, columns or dtypes.
+    integer labels (n,) in 0..classes-1. A model with a single output (e.g. a Sigmoid head) is a
+    binary classifier: it predicts 1 where its output is >= 0.5, and y_true holds 0/1 as (n,) or (n, 1).
+    Raises TypeError or ValueError for mismatched rows, columns, dtypes or labels out of range.
     """
     probs = model.predict(X)
     check_array(y_true, "y_true", n_rows=X.shape[0])
+    if probs.shape[1] == 1:
+        labels = y_true.reshape(-1)
+        if y_true.ndim > 2 or labels.size != X.shape[0] or not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"a model with one output is a binary classifier: y_true must hold 0/1 "
+                             f"with shape (n,) or (n, 1), got shape {y_true.shape}")
+        return float(np.mean((probs[:, 0] >= 0.5) == labels))
     if y_true.ndim == 2:
         check_array(y_true, "y_true", n_cols=probs.shape[1])
         labels = y_true.argmax(axis=1)
     elif y_true.ndim == 1 and np.issubdtype(y_true.dtype, np.integer):
         labels = y_true
+        if labels.min() < 0 or labels.max() >= probs.shape[1]:
+            raise ValueError(f"y_true labels must lie in 0..{probs.shape[1] - 1}, "
+                             f"got min {labels.min()} and max {labels.max()}")
     else:
         raise ValueError(f"y_true must be one-hot (n, {probs.shape[1]}) or integer labels (n,), "
                          f"got shape {y_true.shape} and dtype {y_true.dtype}")

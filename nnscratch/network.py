@@ -5,7 +5,7 @@ __all__ = ['NeuralNetwork']
 
 import numpy as np
 from nnscratch.activations import Relu
-from nnscratch.layers import Layer
+from nnscratch.layers import Layer, as_activation
 from nnscratch.patch import patch
 from nnscratch.validation import check_array, check_int, make_rng
 
@@ -27,6 +27,8 @@ class NeuralNetwork:
         check_int(hidden_layer_size, "hidden_layer_size", 1)
         check_int(num_hidden_layers, "num_hidden_layers", 0)
         rng = make_rng(rng, seed)
+        as_activation(hidden_activation, "hidden_activation")   # fail early, naming the argument
+        as_activation(head_activation, "head_activation")
         sizes = [input_size] + [hidden_layer_size] * num_hidden_layers + [output_size]
         activations = [hidden_activation] * num_hidden_layers + [head_activation]
         self.layers = [Layer(n_in, n_out, act, rng=rng, dtype=dtype)

@@ -12,6 +12,10 @@ from nnscratch.validation import check_array, check_int, check_positive_float, m
 
 def _check_data(model, X, y, x_name, y_name):
     check_array(X, x_name, ndim=2, n_cols=model.input_size)
+    check_array(y, y_name)
+    if y.ndim == 2 and y.shape[1] == 1 < model.output_size and np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{y_name} has shape {y.shape} (integer labels?) but the model has {model.output_size} "
+                         f"outputs: pass one-hot targets, e.g. one_hot({y_name}.ravel(), {model.output_size})")
     if y.ndim == 1 and model.output_size > 1:
         raise ValueError(f"{y_name} has shape {y.shape} but the model has {model.output_size} outputs: "
                          f"pass one-hot targets, e.g. one_hot({y_name}, {model.output_size})")
@@ -41,6 +45,10 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
     Raises TypeError or ValueError, naming the argument, for bad hyperparameters or data, and
     FloatingPointError if the training loss becomes NaN or inf (the model then holds the diverged weights).
     """
+    if not all(hasattr(model, a) for a in ("forward", "backward", "parameters", "input_size", "layers")):
+        raise TypeError(f"model must be a NeuralNetwork, got {type(model).__name__}")
+    if not (callable(getattr(loss_fn, "loss", None)) and callable(getattr(loss_fn, "grad", None))):
+        raise TypeError(f"loss_fn must have loss() and grad(), e.g. CrossEntropyLoss, got {loss_fn!r}")
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     check_positive_float(learning_rate, "learning_rate")

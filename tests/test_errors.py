@@ -66,11 +66,9 @@ NETWORK = [
     case("output_size-None", lambda: NeuralNetwork(3, None, 4, 1), TypeError,
          "output_size must be an integer >= 1", "got None of type NoneType"),
     case("hidden_activation-str", lambda: NeuralNetwork(3, 2, 4, 1, hidden_activation="relu"), TypeError,
-         "hidden_activation", "forward() and backward()", "'relu'",
-         gap="network.py NeuralNetwork.__init__ (05): the message says 'activation', not 'hidden_activation'"),
+         "hidden_activation", "forward() and backward()", "'relu'"),
     case("head_activation-function", lambda: NeuralNetwork(3, 2, 4, 1, head_activation=np.tanh), TypeError,
-         "head_activation", "forward() and backward()", "tanh",
-         gap="network.py NeuralNetwork.__init__ (05): the message says 'activation', not 'head_activation'"),
+         "head_activation", "forward() and backward()", "tanh"),
     case("seed-and-rng", lambda: NeuralNetwork(3, 2, 4, 1, seed=1, rng=np.random.default_rng(1)), ValueError,
          "pass either rng= or seed=, not both"),
     case("rng-int", lambda: NeuralNetwork(3, 2, 4, 1, rng=42), TypeError,
@@ -86,11 +84,8 @@ NETWORK = [
     case("train-seed-float", lambda: fit(seed=0.5), TypeError,
          "seed must be a non-negative integer or None, got 0.5 of type float"),
     case("dtype-int", lambda: NeuralNetwork(3, 2, 4, 1, dtype=np.int32), (TypeError, ValueError),
-         "dtype", "float", "int32",
-         gap="network.py NeuralNetwork.__init__ / layers.py Layer.__init__ (02, 05): an integer dtype is "
-             "accepted and truncates every weight to 0 or +-1"),
-    case("dtype-str-type", lambda: NeuralNetwork(3, 2, 4, 1, dtype=str), (TypeError, ValueError), "dtype", "float",
-         gap="network.py / layers.py (02, 05): dtype=str is accepted and makes string weights"),
+         "dtype", "float", "int32"),
+    case("dtype-str-type", lambda: NeuralNetwork(3, 2, 4, 1, dtype=str), (TypeError, ValueError), "dtype", "float"),
 ]
 
 LAYER = [
@@ -102,22 +97,18 @@ LAYER = [
     case("layer-activation-int", lambda: Layer(3, 2, 1), TypeError, "activation must be", "got 1"),
     case("layer-activation-class-without-forward", lambda: Layer(3, 2, dict), TypeError,
          "activation must be", "{}"),
-    case("layer-dtype-int", lambda: Layer(3, 2, dtype=np.int64), (TypeError, ValueError), "dtype", "float", "int64",
-         gap="layers.py Layer.__init__ (02): an integer dtype is accepted and truncates the weights"),
+    case("layer-dtype-int", lambda: Layer(3, 2, dtype=np.int64), (TypeError, ValueError), "dtype", "float", "int64"),
     case("layer-forward-width", lambda: Layer(3, 2).forward(np.ones((4, 2), np.float32)), ValueError,
          "x must have shape (batch, 3), got (4, 2)"),
     case("layer-forward-1d", lambda: Layer(3, 2).forward(np.ones(3, np.float32)), ValueError,
          "x must have shape (batch, 3), got (3,)"),
     case("layer-forward-list", lambda: Layer(3, 2).forward([[1.0, 2.0, 3.0]]), TypeError,
-         "x must be a NumPy array", "list",
-         gap="layers.py Layer.forward (02): a list gives AttributeError: 'list' object has no attribute 'ndim'"),
+         "x must be a NumPy array", "list"),
     case("layer-backward-before-forward", lambda: Layer(3, 2).backward(np.ones((1, 2), np.float32)), RuntimeError,
-         "forward", "before",
-         gap="layers.py Layer.backward (02): AttributeError: 'Layer' object has no attribute 'input'"),
+         "forward", "before"),
     case("layer-backward-shape", lambda: (lambda l: (l.forward(np.ones((4, 3), np.float32)),
                                                      l.backward(np.ones((4, 5), np.float32))))(Layer(3, 2)),
-         ValueError, "d_output", "(4, 2)", "(4, 5)",
-         gap="layers.py Layer.backward (02): NumPy's matmul error does not name d_output nor the expected shape"),
+         ValueError, "d_output", "(4, 2)", "(4, 5)"),
 ]
 
 PREDICT = [
@@ -152,8 +143,7 @@ TRAIN_DATA = [
     case("train-integer-labels", lambda: fit(y_train=LABELS), ValueError,
          "y_train has shape (10,)", "2 outputs", "one_hot(y_train, 2)"),
     case("train-integer-label-column", lambda: fit(y_train=LABELS.reshape(-1, 1)), ValueError,
-         "y_train", "(10, 1)", "one_hot",
-         gap="training.py _check_data (05): integer labels as a column (n, 1) get no one_hot hint"),
+         "y_train", "(10, 1)", "one_hot"),
     case("train-X-nan", lambda: fit(X_train=with_value(X, (3, 2), np.nan)), ValueError,
          "X_train holds 1 NaN or inf value(s)"),
     case("train-X-inf", lambda: fit(X_train=with_value(X, (3, 2), np.inf)), ValueError,
@@ -171,12 +161,8 @@ TRAIN_DATA = [
          "X_train must hold real numbers, got dtype object"),
     case("train-y-strings", lambda: fit(y_train=Y.astype(str)), TypeError, "y_train must hold real numbers", "<U"),
     case("train-X-list", lambda: fit(X_train=X.tolist()), TypeError, "X_train must be a NumPy array, got list"),
-    case("train-y-list", lambda: fit(y_train=Y.tolist()), TypeError, "y_train must be a NumPy array, got list",
-         gap="training.py _check_data (05): reads y.ndim before check_array(y): "
-             "AttributeError: 'list' object has no attribute 'ndim'"),
-    case("train-y-object", lambda: fit(y_train=LABELS.astype(object)), TypeError, "y_train", "object",
-         gap="training.py _check_data (05): a 1-D object y gets the one_hot hint (ValueError) instead of "
-             "the dtype error"),
+    case("train-y-list", lambda: fit(y_train=Y.tolist()), TypeError, "y_train must be a NumPy array, got list"),
+    case("train-y-object", lambda: fit(y_train=LABELS.astype(object)), TypeError, "y_train", "object"),
     case("train-X_test-alone", lambda: fit(X_test=X), ValueError, "pass both X_test and y_test, or neither"),
     case("train-y_test-alone", lambda: fit(y_test=Y), ValueError, "pass both X_test and y_test, or neither"),
     case("train-X_test-columns", lambda: fit(X_test=np.ones((5, 2)), y_test=Y[:5]), ValueError,
@@ -218,10 +204,8 @@ TRAIN_HYPERPARAMETERS = [
     case("train-rng-RandomState", lambda: fit(rng=np.random.RandomState(0)), TypeError,
          "rng must be a np.random.Generator", "RandomState"),
     case("train-loss_fn-str", lambda: fit(loss_fn="cross_entropy"), TypeError,
-         "loss_fn", "loss", "grad", "'cross_entropy'",
-         gap="training.py train (05): AttributeError: 'str' object has no attribute 'grad'"),
-    case("train-model-junk", lambda: fit(model="my model"), TypeError, "model", "NeuralNetwork", "str",
-         gap="training.py train (05): AttributeError: 'str' object has no attribute 'input_size'"),
+         "loss_fn", "loss", "grad", "'cross_entropy'"),
+    case("train-model-junk", lambda: fit(model="my model"), TypeError, "model", "NeuralNetwork", "str"),
 ]
 
 ACCURACY = [
@@ -245,11 +229,9 @@ ACCURACY = [
          "y_true holds 1 NaN or inf value(s)"),
     case("accuracy-y-empty", lambda: accuracy(classifier(), X, np.ones((0, 2))), ValueError, "y_true is empty"),
     case("accuracy-labels-out-of-range", lambda: accuracy(classifier(), X, np.full(10, 5)), ValueError,
-         "y_true", "0..1", "5",
-         gap="metrics.py accuracy (05): integer labels outside 0..n_classes-1 are silently counted as wrong"),
+         "y_true", "0..1", "5"),
     case("accuracy-negative-labels", lambda: accuracy(classifier(), X, np.full(10, -1)), ValueError,
-         "y_true", "0..1", "-1",
-         gap="metrics.py accuracy (05): negative integer labels are silently counted as wrong"),
+         "y_true", "0..1", "-1"),
 ]
 
 LOSSES = []
@@ -269,14 +251,10 @@ for loss_name, fn in [("mse.loss", MeanSquaredErrorLoss.loss), ("mse.grad", Mean
         case(f"{loss_name}-list-target", lambda fn=fn: fn(P, T.tolist()), TypeError,
              "y_true must be a NumPy array, got list"),
         case(f"{loss_name}-strings", lambda fn=fn: fn(P, T.astype(str)), TypeError,
-             "y_true must hold real numbers", "<U",
-             gap="losses.py _check_pair (04): strings fail deep in NumPy ('ufunc ... did not contain a loop'), "
-                 "without naming y_true"),
-        case(f"{loss_name}-empty", lambda fn=fn: fn(np.ones((0, 3)), np.ones((0, 3))), ValueError, "empty",
-             gap="losses.py _check_pair (04): empty arrays give nan (and a RuntimeWarning) instead of an error"),
+             "y_true must hold real numbers", "<U"),
+        case(f"{loss_name}-empty", lambda fn=fn: fn(np.ones((0, 3)), np.ones((0, 3))), ValueError, "empty"),
         case(f"{loss_name}-nan-target", lambda fn=fn: fn(P, with_value(T, (0, 0), np.nan)), ValueError,
-             "y_true holds 1 NaN or inf value(s)",
-             gap="losses.py _check_pair (04): a NaN or inf in y_true silently gives a NaN loss/gradient"),
+             "y_true holds 1 NaN or inf value(s)"),
     ]
 
 ONE_HOT = [
@@ -460,9 +438,6 @@ def test_a_too_large_learning_rate_is_reported_at_epoch_1():
     assert "at epoch 1:" in message and "learning_rate=1000000.0" in message and "lower" in message
 
 
-@pytest.mark.xfail(reason="gap: metrics.py accuracy (05): with a single output (Sigmoid head) the arg-max is "
-                          "always 0, so (n, 1) targets of ones score 1.0 for a model that is always wrong; "
-                          "threshold at 0.5 or refuse with a ValueError", strict=True)
 @pytest.mark.parametrize("targets", [np.ones((5, 1)), np.zeros((5, 1)), np.zeros(5, dtype=int)],
                          ids=["ones-column", "zeros-column", "zeros-labels"])
 def test_accuracy_of_a_single_output_model_is_not_meaningless(targets):
