@@ -21,6 +21,19 @@ from nnscratch.validation import check_array, check_int
 ACTIVATIONS = {"ReLU": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid}
 
 
+def _network_controls(style, hidden, hidden_range, layers, activation, learning_rate):
+    """The controls both explorers share: width, depth, hidden activation and learning rate."""
+    import ipywidgets as w
+    return {
+        "hidden_layer_size": w.IntSlider(value=hidden, min=hidden_range[0], max=hidden_range[1],
+                                         description="hidden size", style=style),
+        "num_hidden_layers": w.IntSlider(value=layers, min=0, max=4, description="hidden layers", style=style),
+        "activation": w.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation", style=style),
+        "learning_rate": w.FloatLogSlider(value=learning_rate, base=10, min=-4, max=1, step=0.1, readout_format=".2g",
+                                          description="learning rate", style=style),
+    }
+
+
 def _png_output(fig):
     """A matplotlib Figure as one entry of an Output widget's `outputs`: a display_data holding a PNG."""
     buffer = io.BytesIO()
@@ -128,11 +141,8 @@ class FunctionExplorer(_Explorer):
         style = {"description_width": "8em"}
         super().__init__({
             "target": w.Dropdown(options=list(TARGETS), value="x²", description="target f(x)", style=style),
-            "hidden_layer_size": w.IntSlider(value=32, min=1, max=128, description="hidden size", style=style),
-            "num_hidden_layers": w.IntSlider(value=2, min=0, max=4, description="hidden layers", style=style),
-            "activation": w.Dropdown(options=list(ACTIVATIONS), value="Tanh", description="activation", style=style),
-            "learning_rate": w.FloatLogSlider(value=0.05, base=10, min=-4, max=1, step=0.1, readout_format=".2g",
-                                              description="learning rate", style=style),
+            **_network_controls(style, hidden=32, hidden_range=(1, 128), layers=2, activation="Tanh",
+                                learning_rate=0.05),
             "epochs": w.IntText(value=400, description="epochs", style=style),
             "batch_size": w.IntText(value=64, description="batch size", style=style),
             "seed": w.IntText(value=0, description="seed", style=style),
@@ -190,11 +200,8 @@ class ClassifierExplorer(_Explorer):
         n_train = len(self.train_rows)
         style = {"description_width": "9em"}
         super().__init__({
-            "hidden_layer_size": w.IntSlider(value=32, min=4, max=256, description="hidden size", style=style),
-            "num_hidden_layers": w.IntSlider(value=1, min=0, max=4, description="hidden layers", style=style),
-            "activation": w.Dropdown(options=list(ACTIVATIONS), value="ReLU", description="activation", style=style),
-            "learning_rate": w.FloatLogSlider(value=0.1, base=10, min=-4, max=1, step=0.1, readout_format=".2g",
-                                              description="learning rate", style=style),
+            **_network_controls(style, hidden=32, hidden_range=(4, 256), layers=1, activation="ReLU",
+                                learning_rate=0.1),
             "epochs": w.IntText(value=10, description="epochs", style=style),
             "train_size": w.IntSlider(value=min(2000, n_train), min=min(100, n_train), max=n_train,
                                       description="training-set size", style=style),
