@@ -14,6 +14,11 @@ each), and the script reports the median epoch time of each:
              a shuffled copy of the data every epoch, fresh arrays every step, the update inside backward);
   torch      nn.Sequential(Linear, ReLU, ...), CrossEntropyLoss on logits, torch.optim.SGD, float32,
              batches taken by indexing (no DataLoader), as many threads as NumPy's BLAS uses.
+Two yardsticks run in the same rotation:
+  nnscratch on 1 BLAS thread   the same `train`, inside threadpoolctl's threadpool_limits(1);
+  skeleton   what any NumPy loop of this recipe must at least do: gather each batch (rows and targets)
+             into buffers and run the step's eight matrix products, then the evaluation's three; no bias,
+             activation, loss or update, so it learns nothing.
 It also prints the FLOP floor (the epoch's arithmetic at the rate of one big float32 matmul), the
 peak memory of a process that only trains with nnscratch, and the BLAS NumPy uses.
 The last two lines are the ratios of epoch times: `nnscratch / torch` and `nnscratch / naive`.
@@ -120,6 +125,42 @@ def torch_epoch(X, labels, X_eval, labels_eval, threads, seed=1):
     return epoch
 
 
+def skeleton_epoch(X, labels, X_eval, labels_eval, seed=1):
+    rng = np.random.default_rng(seed)
+    Y = one_hot32(labels)
+    W = [(rng.normal(size=(i, o)) / np.sqrt(i)).astype(np.float32) for i, o in zip(SIZES[:-1], SIZES[1:])]
+    grads = [np.empty_like(w) for w in W]
+    x_buf = np.empty((BATCH_SIZE, N_PIXELS), np.float32)
+    y_buf = np.empty((BATCH_SIZE, N_CLASSES), np.float32)
+
+    def epoch():
+        order = rng.permutation(N_TRAIN)
+        for start in range(0, N_TRAIN, BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            x = np.take(X, rows, axis=0, out=x_buf, mode="clip")
+            np.take(Y, rows, axis=0, out=y_buf, mode="clip")
+            a1 = x @ W[0]
+            a2 = a1 @ W[1]
+            delta = a2 @ W[2]                       # stands in for the head's gradient
+            np.matmul(a2.T, delta, out=grads[2])
+            delta = delta @ W[2].T
+            np.matmul(a1.T, delta, out=grads[1])
+            delta = delta @ W[1].T
+            np.matmul(x.T, delta, out=grads[0])
+        X_eval @ W[0] @ W[1] @ W[2]
+        return [], [float("nan")]
+    return epoch
+
+
+def with_blas_threads(epoch, threads):
+    from threadpoolctl import threadpool_limits
+
+    def limited():
+        with threadpool_limits(threads, user_api="blas"):
+            return epoch()
+    return limited
+
+
 # --- reference points -------------------------------------------------------------------------
 
 def epoch_flops():
@@ -200,14 +241,16 @@ def main():
     data = dataset()
     import torch
     epochs = {"nnscratch": nnscratch_epoch(*data), "naive": naive_epoch(*data),
-              "torch": torch_epoch(*data, threads=threads or torch.get_num_threads())}
+              "torch": torch_epoch(*data, threads=threads or torch.get_num_threads()),
+              "nnscratch, 1 BLAS thread": with_blas_threads(nnscratch_epoch(*data), 1),
+              "skeleton": skeleton_epoch(*data)}
     times = {name: [] for name in epochs}
     last_eval_loss = {}
     for epoch in epochs.values():                 # warm-up: first-touch of buffers, lazy init
         epoch()
     names = list(epochs)
     for r in range(args.rounds):
-        for name in names[r % 3:] + names[:r % 3]:   # rotate who goes first each round
+        for name in names[r % len(names):] + names[:r % len(names)]:   # rotate who goes first each round
             start = time.perf_counter()
             _, eval_losses = epochs[name]()
             times[name].append(time.perf_counter() - start)
@@ -219,16 +262,19 @@ def main():
 
     print(f"MNIST recipe {'-'.join(map(str, SIZES))}, batch {BATCH_SIZE}, {N_TRAIN:,} train + {N_EVAL:,} eval rows, "
           f"median of {args.rounds} epochs each (after one warm-up)")
-    for name, t in median.items():
+    for name in ("nnscratch", "naive", "torch"):
         spread = f"{min(times[name]):.3f}-{max(times[name]):.3f}"
-        print(f"  {name:<10} {t:7.3f} s/epoch   (range {spread}; eval loss after {args.rounds + 1} epochs "
+        print(f"  {name:<10} {median[name]:7.3f} s/epoch   (range {spread}; eval loss after {args.rounds + 1} epochs "
               f"{last_eval_loss[name]:.3f})")
+    print(f"  nnscratch on 1 BLAS thread instead of {threads}: {median['nnscratch, 1 BLAS thread']:.3f} s/epoch")
     print(f"FLOP floor: {(train_flops + eval_flops) / 1e9:.2f} GFLOP/epoch "
           f"({train_flops / 1e9:.2f} train + {eval_flops / 1e9:.2f} eval) at {rate / 1e9:.1f} GFLOP/s "
           f"(best 2048^2 float32 matmul) = {floor * 1e3:.1f} ms")
     print(f"nnscratch epoch = {median['nnscratch'] / floor:.2f} x FLOP floor")
     print(f"  (of which {validation_seconds(data) * 1e3:.0f} ms is train()'s input check, a pass over the data "
           f"paid once per call: here every epoch is its own call)")
+    print(f"skeleton epoch (gather + matmuls only, learns nothing) = {median['skeleton'] * 1e3:.1f} ms "
+          f"= {median['skeleton'] / floor:.2f} x FLOP floor")
     budget = rss_nn["data_bytes"] + rss_bare["peak_rss"]
     print(f"peak RSS of an nnscratch-only process: {rss_nn['peak_rss'] / 2**20:.0f} MiB = "
           f"{rss_nn['peak_rss'] / budget:.2f} x (data {rss_nn['data_bytes'] / 2**20:.0f} MiB "

@@ -73,8 +73,9 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
         order = rng.permutation(n)                                  # a fresh shuffle every epoch
         for b, start in enumerate(starts):
             rows = order[start:start + batch_size]
-            xb = np.take(X, rows, axis=0, out=x_buf[:len(rows)])   # gather the batch into the buffers
-            yb = np.take(y, rows, axis=0, out=y_buf[:len(rows)])
+            # gather the batch into the buffers; "clip" skips the bounds check a permutation cannot fail
+            xb = np.take(X, rows, axis=0, out=x_buf[:len(rows)], mode="clip")
+            yb = np.take(y, rows, axis=0, out=y_buf[:len(rows)], mode="clip")
             y_pred = model.forward(xb)
             batch_losses[b] = loss_fn.loss(y_pred, yb)
             grad = grad_fn(y_pred, yb)

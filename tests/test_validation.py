@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from nnscratch.validation import check_array, check_int, check_positive_float, make_rng
+from hypothesis import given, settings, strategies as st
+
+from nnscratch.validation import all_finite, check_array, check_int, check_positive_float, make_rng
 
 
 # check_int
@@ -89,6 +91,56 @@ def test_check_array_non_finite():
     with pytest.raises(ValueError, match=r"X holds 2 NaN or inf value\(s\)"):
         check_array(X, "X")
     assert check_array(X, "X", finite=False) is X
+
+
+# all_finite: the row-sum fast path must never call a non-finite array finite
+
+SPECIALS = [np.nan, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("special", SPECIALS)
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "1-D", "3-D"])
+def test_all_finite_finds_one_special_value(dtype, special, layout):
+    a = np.random.default_rng(0).normal(size=(6, 8, 4)).astype(dtype)
+    a = {"C": a[:, :, 0].copy(), "F": np.asfortranarray(a[:, :, 0]), "strided": a[:, ::2, 1],
+         "1-D": a[0, :, 0].copy(), "3-D": a}[layout]
+    assert all_finite(a)
+    a[(2,) * a.ndim if a.ndim < 3 else (2, 1, 3)] = special
+    assert not all_finite(a)
+
+
+def test_all_finite_opposite_infinities_in_one_row():
+    assert not all_finite(np.array([[1.0, np.inf, -np.inf], [0.0, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_all_finite_huge_finite_values_whose_row_sums_overflow(dtype):
+    a = np.full((3, 5), np.finfo(dtype).max, dtype=dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(a.sum(axis=1)).any()    # the fast path fails...
+    assert all_finite(a)                            # ...and the full test answers correctly
+    a[0, 0] = np.nan
+    assert not all_finite(a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.integers(1, 7), cols=st.integers(1, 7), seed=st.integers(0, 2**32 - 1),
+       n_special=st.integers(0, 3), scale=st.sampled_from([1.0, 1e30, 3e38]))
+def test_all_finite_agrees_with_isfinite(rows, cols, seed, n_special, scale):
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):                   # scale 3e38 gives some inf: fine, they are specials too
+        a = (rng.normal(size=(rows, cols)) * scale).astype(np.float32)
+    for _ in range(n_special):
+        a[rng.integers(rows), rng.integers(cols)] = rng.choice(SPECIALS)
+    assert all_finite(a) == bool(np.isfinite(a).all())
+
+
+def test_check_array_reports_the_count_of_non_finite_values():
+    a = np.zeros((4, 3))
+    a[0, 0], a[2, 1], a[3, 2] = np.nan, np.inf, -np.inf
+    with pytest.raises(ValueError, match=r"^X holds 3 NaN or inf value\(s\)"):
+        check_array(a, "X")
 
 
 # make_rng
