@@ -37,7 +37,6 @@ def accuracy(model, X, y_true):
     return float(np.mean(probs.argmax(axis=1) == labels))
 
 
-import numpy as np
 from nnscratch.validation import check_int
 
 

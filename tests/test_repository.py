@@ -55,3 +55,18 @@ def test_chapter_uses_no_global_random_state(path):
     for banned in ("np.random.seed", "np.random.rand(", "np.random.randn(", "np.random.normal(",
                    "np.random.permutation(", "np.random.shuffle(", "np.random.randint("):
         assert banned not in code, f"{path.name} uses the global random state ({banned}); use np.random.default_rng"
+
+
+def test_exporter_writes_a_repeated_import_once():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from nbexport import without_repeated_imports
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    cells = ["import numpy as np\nfrom a import (b,\n    c)\n\ndef f():\n    import numpy as np",
+             "import numpy as np\nfrom a import (b,\n    c)\nimport os",
+             "import os"]
+    kept = without_repeated_imports(cells)
+    assert kept[0] == cells[0]                                   # indented imports are code: kept
+    assert kept[1] == "from a import (b,\n    c)\nimport os"   # a multi-line import is never cut in half
+    assert len(kept) == 2                                        # a cell left empty disappears
