@@ -25,6 +25,7 @@ The last two lines are the ratios of epoch times: `nnscratch / torch` and `nnscr
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -193,8 +194,10 @@ def blas_info():
     if not blas:
         return None, "unknown"
     b = blas[0]
+    settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS"))
     return b["num_threads"], (f"{b['internal_api']} {b.get('version')} ({b.get('architecture')}), "
-                              f"{b['num_threads']} threads, {Path(b['filepath']).name}")
+                              f"{b['num_threads']} threads, {Path(b['filepath']).name}; "
+                              f"environment: {settings or 'no OPENBLAS_* variables'}")
 
 
 def child(kind):
