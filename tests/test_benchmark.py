@@ -5,6 +5,7 @@ torch is optional, so its part is skipped where it is not installed.
 """
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "train_speed.py
 
 @pytest.fixture
 def bench(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))   # the script puts the checkout on sys.path: undo it after
     spec = importlib.util.spec_from_file_location("train_speed", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
