@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def built_site():
-    """Build the website once per test session (executing every chapter); return _build/html."""
+    """Build the website once per test session (executing every chapter); return _build/html.
+
+    The build runs with MPLBACKEND=Agg, as on many headless servers and CI machines: under Agg, plt.show()
+    draws nothing, so tests/test_book_build.py fails if the build lets the shell's setting hide the figures.
+    """
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
     result = subprocess.run([str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, env=env)
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed:\n{log[-8000:]}"
     return ROOT / "_build" / "html"

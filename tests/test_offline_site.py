@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import offline_assets  # noqa: E402
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 MATH_PAGE = "book/01_chain_rule.html"
-WIDGET_PAGE = "book/10_explorers.html"        # the explorers, trained once while the page was built
+WIDGET_PAGE = "book/16_explorers.html"        # the explorers, trained once while the page was built
 EXPLORER_PAGES = ["book/06_function_approximation.html", "book/07_mnist.html", WIDGET_PAGE]
 
 
@@ -161,7 +161,7 @@ def test_widgets_render_their_saved_state(browser, served_site, built_site):
     """)
     assert plots and all(width > 0 for width in plots), f"the explorers' saved plots did not render: {plots}"
     assert _failed_or_remote_loads(browser) == []
-    _screenshot(browser, buttons[0], "10_explorers.png")
+    _screenshot(browser, buttons[0], "16_explorers.png")
 
 
 def test_without_npm_the_build_falls_back_to_the_cdn_and_says_so(tmp_path, monkeypatch, capsys):
@@ -208,3 +208,20 @@ def test_every_page_with_widgets_renders_them(browser, served_site, built_site):
         if page in EXPLORER_PAGES:
             assert any(b.text.strip() == "Train" for b in browser.find_elements("css selector", ".widget-button")), page
         assert _failed_or_remote_loads(browser) == [], page
+
+
+def test_training_animations_play_offline(browser, served_site, built_site):
+    """matplotlib's JavaScript player (Animation.to_jshtml) shows its first frame with the network cut."""
+    pages = sorted(p.relative_to(built_site).as_posix() for p in (built_site / "book").glob("*.html")
+                   if 'class="animation"' in p.read_text(encoding="utf-8"))
+    assert "book/06_function_approximation.html" in pages, f"pages with an animation: {pages}"
+    for page in pages:
+        size = (built_site / page).stat().st_size
+        assert size < 3_000_000, f"{page} weighs {size / 1e6:.1f} MB: keep animations small"
+        _open(browser, f"{served_site}/{page}")
+        players = _wait_for(browser, ".animation img")
+        widths = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.animation img')).map(img => img.complete && img.naturalWidth);")
+        assert widths and all(w and w > 0 for w in widths), f"{page}: animation frames not shown: {widths}"
+        assert _failed_or_remote_loads(browser) == [], page
+        _screenshot(browser, players[0], page.split("/")[-1].replace(".html", "_animation.png"))

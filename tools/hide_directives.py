@@ -1,10 +1,22 @@
 """Sphinx extension: keep the exporter's `#|` directive lines off the website.
 
-Directive lines are removed from every code cell's input. A cell whose input holds
-nothing else (e.g. `#| default_exp layers`), or that says `#| hide`, loses its input
-box entirely; its outputs, if any, are still shown.
+Directives are read exactly as tools/nbexport.py reads them (same function): only from a code
+cell's leading lines, with any spacing after `#|` (`#| hide` and `#|hide` are the same).
+Those lines are removed from the cell's shown input. A cell that says `#| hide`, or whose input
+holds nothing else (e.g. `#| default_exp layers`), loses its input box entirely; its outputs,
+if any, are still shown.
 """
 from docutils import nodes
+
+from nbexport import split_directives   # jupyter-book puts tools/ on sys.path (see _config.yml)
+
+
+def shown_code(source):
+    """The code a cell shows on the website, or None to remove its input box."""
+    found, code = split_directives(source)
+    if not found:
+        return source
+    return None if "hide" in found or not code else code
 
 
 def _strip(app, doctree):
@@ -12,15 +24,13 @@ def _strip(app, doctree):
         box = block.parent
         if "cell_input" not in box.get("classes", []):
             continue
-        lines = block.astext().splitlines()
-        if not any(line.startswith("#|") for line in lines):
-            continue
-        code = "\n".join(line for line in lines if not line.startswith("#|")).strip("\n")
-        if not code or any(line.strip() == "#| hide" for line in lines):
+        source = block.astext()
+        code = shown_code(source)
+        if code is None:
             box.parent.remove(box)
-            continue
-        block.rawsource = code
-        block.children = [nodes.Text(code)]
+        elif code != source:
+            block.rawsource = code
+            block.children = [nodes.Text(code)]
 
 
 def setup(app):

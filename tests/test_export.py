@@ -1,0 +1,202 @@
+"""The exporter (tools/nbexport.py) and the website's directive filter (tools/hide_directives.py).
+
+Most tests run the exporter on a tiny book written into a temporary folder, not on the real notebooks.
+"""
+import ast
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORTER = ROOT / "tools" / "nbexport.py"
+
+sys.path.insert(0, str(ROOT / "tools"))
+try:
+    import nbexport
+    from nbexport import Cell, collect, render, split_directives, without_repeated_imports
+finally:
+    sys.path.remove(str(ROOT / "tools"))
+
+
+def make_book(root, notebooks):
+    """Write root/book/NAME.ipynb for {NAME: [cell]}; a cell is code, or ("markdown", text)."""
+    (root / "book").mkdir(parents=True, exist_ok=True)
+    for name, cells in notebooks.items():
+        nb_cells = [{"cell_type": "markdown", "metadata": {}, "source": c[1]} if isinstance(c, tuple) else
+                    {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+                    for c in cells]
+        nb = {"cells": nb_cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        # ensure_ascii=False, as Jupyter saves: the file holds UTF-8 bytes, not \u escapes
+        (root / "book" / f"{name}.ipynb").write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    return root / "book"
+
+
+def run_exporter(root, *args, env=None):
+    return subprocess.run([sys.executable, "-X", "utf8=0", str(EXPORTER), "--root", str(root), *args],
+                          capture_output=True, text=True, env=env)
+
+
+SMALL_BOOK = {
+    "01_core": [("markdown", "# Core\nThe spread σ of x² → large."),
+                "#| default_exp core",
+                ("markdown", "Some prose."),
+                '#| export\nimport math\n\ndef spread(xs):\n    """σ → the root of the mean of x²."""\n'
+                "    return math.sqrt(sum(x * x for x in xs) / len(xs))",
+                "spread([1, 2])"],
+    "02_more": ["#| default_exp core",
+                "#| export\nimport math\n\ndef half(x):\n    return x / 2",
+                "#|export widgets\nimport math\n\nclass Explorer:\n    pass",
+                "#| export patch\ndef patch(cls):\n    return lambda f: setattr(cls, f.__name__, f) or f",
+                "#| export reference\ndef naive_spread(xs):\n    return 0.0"],
+}
+
+
+def test_check_runs_in_the_c_locale_on_non_ascii_notebooks(tmp_path):
+    make_book(tmp_path, SMALL_BOOK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PYTHONIOENCODING"))}
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0")
+    for args in ([], ["--check"]):
+        result = run_exporter(tmp_path, *args, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "σ → the root of the mean of x²." in (tmp_path / "nnscratch" / "core.py").read_bytes().decode("utf-8")
+    assert b"\r\n" not in (tmp_path / "nnscratch" / "core.py").read_bytes()
+
+
+def test_each_exported_cell_starts_with_a_marker_naming_its_notebook_and_cell(tmp_path):
+    core = render(collect(make_book(tmp_path, SMALL_BOOK)))["core.py"]
+    # cell numbers count every cell, markdown included, from 0
+    assert "\n# %% book/01_core.ipynb 3\nimport math\n\ndef spread(xs):" in core
+    # the second notebook's cell lost its repeated import, not its marker
+    assert "\n# %% book/02_more.ipynb 1\ndef half(x):" in core
+    assert [line for line in core.splitlines() if line.startswith("# %%")] == [
+        "# %% book/01_core.ipynb 3", "# %% book/02_more.ipynb 1"]
+    assert "#|" not in core
+
+
+def test_directives_are_read_only_from_the_leading_lines():
+    found, code = split_directives("# a comment first\n\n#| export\nx = 1\n#| export other\n#| hide")
+    assert found == {"export": ""}
+    assert code == "# a comment first\n\nx = 1\n#| export other\n#| hide"   # later `#|` lines are code
+    assert split_directives("x = 1\n#| export") == ({}, "x = 1\n#| export")
+
+
+def test_a_late_export_line_exports_nothing(tmp_path):
+    modules = collect(make_book(tmp_path, {"01_a": ["#| default_exp a", "#| export\nx = 1",
+                                                    "y = 2\n#| export", "#| hide\nz = 3\n#| export b"]}))
+    assert modules == {"a": [Cell("01_a.ipynb", 1, "x = 1")]}
+
+
+@pytest.mark.parametrize("line", ["#| hide", "#|hide", "#|   hide", "  #|\thide  "])
+def test_hide_is_one_directive_however_it_is_spaced(line):
+    assert split_directives(f"{line}\n#|export  data\ndef f(): pass") == ({"hide": "", "export": "data"},
+                                                                          "def f(): pass")
+
+
+def test_website_hides_cells_by_the_exporters_rule():
+    pytest.importorskip("docutils")
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from hide_directives import shown_code
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert shown_code("#|hide\nx = 1") is None
+    assert shown_code("#| hide\nx = 1") is None
+    assert shown_code("# setup\n#|  hide\nx = 1") is None
+    assert shown_code("#| default_exp a") is None                     # nothing left to show
+    assert shown_code("#|export\n# keep me\nx = 1") == "# keep me\nx = 1"
+    assert shown_code("x = 1\n#| hide") == "x = 1\n#| hide"           # not leading: shown as written
+    assert shown_code("x = 1\n") == "x = 1\n"
+
+
+def test_two_modules_exporting_one_public_name_is_refused(tmp_path):
+    make_book(tmp_path, {"01_a": ["#| default_exp a", "#| export\ndef f(): pass\ndef _g(): pass"],
+                         "02_b": ["#| default_exp b", "#| export\ndef _g(): pass\nclass f: pass"]})
+    with pytest.raises(SystemExit) as refused:
+        nbexport.main(["--root", str(tmp_path)])
+    message = str(refused.value)
+    for part in ("`f`", "nnscratch/a.py", "book/01_a.ipynb", "nnscratch/b.py", "book/02_b.ipynb"):
+        assert part in message
+    assert not (tmp_path / "nnscratch").exists()
+
+
+def init_imports_and_all(text):
+    """(modules star-imported, __all__) of an __init__.py text."""
+    tree = ast.parse(text)
+    imported = [n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 1]
+    all_ = next(ast.literal_eval(n.value) for n in tree.body
+                if isinstance(n, ast.Assign) and n.targets[0].id == "__all__")
+    return imported, all_
+
+
+def test_init_leaves_out_patch_reference_and_widgets(tmp_path):
+    assert nbexport.NOT_REEXPORTED == ("patch", "reference", "widgets")
+    make_book(tmp_path, SMALL_BOOK)
+    assert nbexport.main(["--root", str(tmp_path)]) == 0
+    imported, all_ = init_imports_and_all((tmp_path / "nnscratch" / "__init__.py").read_text(encoding="utf-8"))
+    assert imported == ["core"]
+    assert all_ == ["spread", "half"]
+    # the package imports without being installed (-S: no site-packages); the others are reachable by name
+    probe = ("import nnscratch, nnscratch.widgets, nnscratch.reference; "
+             "print(nnscratch.__version__, sorted(n for n in vars(nnscratch) if not n.startswith('_')))")
+    result = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 1)[0] == "0+unknown"
+    assert "Explorer" not in result.stdout and "naive_spread" not in result.stdout
+
+
+def test_version_comes_from_the_package_metadata():
+    import nnscratch
+    assert not hasattr(nbexport, "VERSION")
+    assert nnscratch.__version__ == importlib.metadata.version("nnscratch")
+    assert 'version("nnscratch")' in (ROOT / "nnscratch" / "__init__.py").read_text(encoding="utf-8")
+
+
+def test_real_package_does_not_reexport_the_left_out_modules():
+    import nnscratch
+    for module in nbexport.NOT_REEXPORTED:
+        names = __import__(f"nnscratch.{module}", fromlist=["__all__"]).__all__
+        assert not set(names) & set(nnscratch.__all__), module
+
+
+def test_export_check_catches_hand_edits_and_orphans(tmp_path):
+    make_book(tmp_path, SMALL_BOOK)
+    assert run_exporter(tmp_path).returncode == 0
+    assert run_exporter(tmp_path, "--check").returncode == 0
+    with open(tmp_path / "nnscratch" / "core.py", "a", encoding="utf-8") as f:
+        f.write("# a hand edit\n")
+    (tmp_path / "nnscratch" / "stray.py").write_text("x = 1\n", encoding="utf-8")
+    result = run_exporter(tmp_path, "--check")
+    assert result.returncode == 1
+    assert "nnscratch/core.py differs" in result.stdout
+    assert "nnscratch/stray.py is produced by no notebook" in result.stdout
+    assert run_exporter(tmp_path).returncode == 0                     # writing repairs both
+    assert not (tmp_path / "nnscratch" / "stray.py").exists()
+    assert run_exporter(tmp_path, "--check").returncode == 0
+
+
+def test_exporter_writes_a_repeated_import_once():
+    codes = ["import numpy as np\nfrom a import (b,\n    c)\n\ndef f():\n    import numpy as np",
+             "import numpy as np\nfrom a import (b,\n    c)\nimport os",
+             "import os"]
+    kept = without_repeated_imports([Cell("01_x.ipynb", i, code) for i, code in enumerate(codes)])
+    assert kept[0].code == codes[0]                                   # indented imports are code: kept
+    assert kept[1].code == "from a import (b,\n    c)\nimport os"   # a multi-line import is never cut in half
+    assert [cell.index for cell in kept] == [0, 1]                    # a cell left empty disappears
+
+
+def test_patched_functions_leave_no_module_level_name(tmp_path):
+    book = {"01_core": ["#| default_exp core",
+                        "#| export\nfrom nnscratch.patch import patch\n\nclass Thing:\n    pass",
+                        "#| export\n@patch(Thing)\n@staticmethod\ndef grad(x):\n    return 2 * x",
+                        "#| export\n@patch(Thing)\ndef forward(self, x):\n    return x"]}
+    core = render(collect(make_book(tmp_path, book)))["core.py"]
+    tree = ast.parse(core)
+    deleted = [t.id for node in tree.body if isinstance(node, ast.Delete) for t in node.targets]
+    assert deleted == ["grad", "forward"]
+    import nnscratch.losses
+    assert not hasattr(nnscratch.losses, "grad") and callable(nnscratch.losses.CrossEntropyLoss.grad)
