@@ -63,3 +63,10 @@ def test_flop_count_matches_the_formula(bench):
     per_row_forward = 2 * (784 * 32 + 32 * 32 + 32 * 10)
     assert evaluation == 128 * per_row_forward
     assert train == 640 * (2 * per_row_forward + 2 * (32 * 32 + 32 * 10))
+
+
+def test_reference_code_is_imported_from_its_module():
+    """`import nnscratch` leaves nnscratch.reference out (book/11_export): the script imports it by name."""
+    import nnscratch
+    assert "NaiveNetwork" not in nnscratch.__all__ and not hasattr(nnscratch, "naive_train")
+    assert "from nnscratch.reference import" in SCRIPT.read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from nnscratch.gradcheck import numerical_gradient, relative_error
-from nnscratch.layers import Layer, as_activation
+from nnscratch.layers import INIT_SCALES, Layer, as_activation, init_std
 
 
 class Identity:
@@ -140,3 +140,32 @@ def test_as_activation_accepts_class_or_instance():
 def test_as_activation_refuses_junk(junk):
     with pytest.raises(TypeError, match=r"activation must be a class or instance with forward\(\) and backward\(\)"):
         as_activation(junk)
+
+
+@pytest.mark.parametrize("init, variance", [("lecun", 1 / 400), ("xavier", 2 / 700), ("he", 2 / 400)])
+def test_init_schemes_give_the_documented_std(init, variance):
+    layer = Layer(400, 300, init=init, seed=0, dtype=np.float64)
+    assert init_std(init, 400, 300) == np.sqrt(variance)
+    assert layer.weights.std() == pytest.approx(np.sqrt(variance), rel=0.02)
+    assert abs(layer.weights.mean()) < 0.05 * np.sqrt(variance)
+
+
+def test_default_init_is_lecun_and_bit_identical_to_the_recipe():
+    expected = np.random.default_rng(3).normal(scale=np.sqrt(1 / 5), size=(5, 4)).astype(np.float32)
+    assert Layer(5, 4, seed=3).weights.tobytes() == expected.tobytes()
+    assert Layer(5, 4, init="lecun", seed=3).weights.tobytes() == expected.tobytes()
+    assert set(INIT_SCALES) == {"lecun", "xavier", "he"}
+
+
+@pytest.mark.parametrize("bad", ["glorot", "He", None, 2])
+def test_unknown_init_is_refused_listing_the_choices(bad):
+    with pytest.raises(ValueError, match="init must be one of 'lecun', 'xavier', 'he'"):
+        Layer(3, 2, init=bad)
+    with pytest.raises(ValueError, match="init must be one of"):
+        init_std(bad, 3, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, bool, "int64"])
+def test_non_float_dtype_is_refused(dtype):
+    with pytest.raises(TypeError, match="dtype must be a floating-point type"):
+        Layer(3, 2, dtype=dtype)

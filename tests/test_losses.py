@@ -109,18 +109,41 @@ def test_one_hot():
 
 
 @pytest.mark.parametrize("y, message", [
-    (np.array([0.0, 1.0]), "integer labels, got an array of shape \\(2,\\) and dtype float64"),
-    (np.array([[0, 1]]), "1-D NumPy array"),
+    (np.array([0.0, 1.0]), r"y must hold integer labels 0\.\.2 in a 1-D array, got dtype float64"),
+    (np.array([[0, 1]]), r"got shape \(1, 2\)"),
     ([0, 1], "got list"),
-    (np.array([0, 3]), "0..2, got min 0 and max 3"),
-    (np.array([-1, 0]), "got min -1"),
+    (np.array([0, 3]), "got labels from 0 to 3"),
+    (np.array([-1, 0]), "got labels from -1 to 0"),
 ])
 def test_one_hot_rejects_bad_labels(y, message):
     with pytest.raises(ValueError, match=message):
         one_hot(y, 3)
 
 
+def test_one_hot_uses_the_shared_label_check(monkeypatch):
+    """one_hot's label errors come from validation.check_labels, so they read the same everywhere."""
+    import nnscratch.losses as losses
+    calls = []
+    monkeypatch.setattr(losses, "check_labels", lambda y, name, k: calls.append((name, k)) or y)
+    losses.one_hot(np.array([0, 1]), 2)
+    assert calls == [("y", 2)]
+
+
 @pytest.mark.parametrize("num_classes, error", [(0, ValueError), (2.0, TypeError), ("3", TypeError)])
 def test_one_hot_rejects_bad_num_classes(num_classes, error):
     with pytest.raises(error, match="num_classes"):
         one_hot(np.array([0, 1]), num_classes)
+
+
+@pytest.mark.parametrize("loss_fn", [MSE.loss, MSE.grad, CE.loss, CE.grad, CE.logits_grad])
+def test_empty_or_non_finite_targets_are_refused(loss_fn):
+    with pytest.raises(ValueError, match="y_true is empty"):
+        loss_fn(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="y_true holds 2 NaN or inf"):
+        loss_fn(np.zeros((2, 2)), np.array([[np.nan, 0.0], [0.0, np.inf]]))
+
+
+@pytest.mark.parametrize("loss_fn", [MSE.loss, CE.loss])
+def test_non_numeric_dtypes_are_refused(loss_fn):
+    with pytest.raises(TypeError, match="y_pred must hold real numbers, got dtype <U1"):
+        loss_fn(np.array([["a"]]), np.zeros((1, 1)))

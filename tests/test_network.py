@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nnscratch import (CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Relu, Sigmoid, Softmax, Tanh,
-                       numerical_gradient, one_hot, relative_error)
+from nnscratch import (CrossEntropyLoss, Dropout, MeanSquaredErrorLoss, NeuralNetwork, Relu, Sigmoid, Softmax, Tanh,
+                       init_std, layer_sizes, numerical_gradient, one_hot, relative_error)
 
 
 def backprop_and_numerical(net, X, Y, loss_fn, fused):
@@ -167,3 +167,105 @@ def test_bad_sizes_are_refused_with_the_argument_named(kwargs, error, text):
 def test_bad_activation_is_refused():
     with pytest.raises(TypeError, match="activation must be"):
         NeuralNetwork(2, 2, 4, 1, hidden_activation="relu")
+
+
+# --- layer_sizes, init= and dropout= ------------------------------------------------------------------------------
+
+def test_layer_sizes_is_the_list_of_widths():
+    assert layer_sizes(2, 3, 16, 2) == [2, 16, 16, 3]
+    assert layer_sizes(5, 1, 7, 0) == [5, 1]
+    with pytest.raises(ValueError, match="num_hidden_layers must be an integer >= 0"):
+        layer_sizes(2, 3, 16, -1)
+    net = NeuralNetwork(4, 2, 6, 3, seed=0)
+    assert [l.weights.shape[0] for l in net.layers] + [net.layers[-1].weights.shape[1]] == layer_sizes(4, 2, 6, 3)
+
+
+@pytest.mark.parametrize("init", ["lecun", "xavier", "he"])
+def test_init_is_passed_to_every_layer(init):
+    net = NeuralNetwork(300, 200, 400, 2, init=init, seed=0, dtype=np.float64)
+    for layer in net.layers:
+        n_in, n_out = layer.weights.shape
+        assert layer.weights.std() == pytest.approx(init_std(init, n_in, n_out), rel=0.03)
+
+
+def test_default_init_and_dropout_leave_the_weights_unchanged():
+    plain = NeuralNetwork(3, 2, 5, 2, seed=4)
+    for other in (NeuralNetwork(3, 2, 5, 2, init="lecun", seed=4), NeuralNetwork(3, 2, 5, 2, dropout=0.3, seed=4)):
+        assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(plain.parameters(), other.parameters()))
+    rng = np.random.default_rng(4)   # the documented recipe: one generator, layer after layer, sqrt(1 / fan-in)
+    expected = [rng.normal(scale=np.sqrt(1 / n_in), size=(n_in, n_out)).astype(np.float32)
+                for n_in, n_out in [(3, 5), (5, 5), (5, 2)]]
+    assert all(np.array_equal(layer.weights, w) for layer, w in zip(plain.layers, expected))
+
+
+def test_dropout_objects_follow_each_hidden_activation_only():
+    assert NeuralNetwork(3, 2, 5, 2, seed=0).dropouts == []
+    assert NeuralNetwork(3, 2, 5, 2, dropout=0.0, seed=0).dropouts == []
+    net = NeuralNetwork(3, 2, 5, 3, dropout=0.25, seed=0)
+    assert len(net.dropouts) == 3 and all(isinstance(d, Dropout) and d.rate == 0.25 for d in net.dropouts)
+    assert net.training is False
+
+
+@pytest.mark.parametrize("dropout, error", [(1.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
+                                            ("0.5", TypeError), (True, TypeError)])
+def test_bad_dropout_is_refused(dropout, error):
+    with pytest.raises(error, match="dropout must be"):
+        NeuralNetwork(3, 2, 5, 2, dropout=dropout)
+
+
+def test_dropout_masks_are_reproducible_from_the_seed():
+    X = np.ones((4, 3), np.float32)
+    outputs = []
+    for _ in range(2):
+        net = NeuralNetwork(3, 2, 50, 2, dropout=0.5, seed=9)
+        net.training = True
+        outputs.append(net.forward(X))
+    assert np.array_equal(*outputs)
+
+
+def test_forward_drops_units_only_in_training_mode():
+    net = NeuralNetwork(3, 2, 50, 2, dropout=0.5, seed=0)
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    clean = net.forward(X)
+    net.training = True
+    dropped = net.forward(X)
+    assert not np.allclose(dropped, clean)
+    assert all(d.mask is not None and (d.mask == 0).any() for d in net.dropouts)
+
+
+def test_predict_never_drops_units_and_restores_the_mode():
+    net = NeuralNetwork(3, 2, 50, 2, head_activation=Softmax, dropout=0.5, seed=0)
+    X = np.random.default_rng(1).normal(size=(8, 3))
+    expected = net.predict(X)
+    net.training = True
+    assert np.array_equal(net.predict(X), expected) and net.predict(X).tobytes() == expected.tobytes()
+    assert net.training is True
+    net.training = False
+    assert np.array_equal(net.forward(X.astype(np.float32)), expected)
+
+
+def test_gradient_check_in_training_mode_with_a_fixed_dropout_mask():
+    """With every Dropout's generator reset before each forward pass, the masks are the same in every loss
+    evaluation, so backprop (which goes back through the masks) must match central differences."""
+    rng = np.random.default_rng(2)
+    net = NeuralNetwork(3, 4, 6, 2, head_activation=Softmax, hidden_activation=Tanh, dropout=0.4, seed=0,
+                        dtype=np.float64)
+    for layer in net.layers:
+        layer.bias[:] = rng.normal(scale=0.5, size=layer.bias.shape)
+    X, Y = rng.normal(size=(7, 3)), one_hot(rng.integers(0, 4, size=7), 4)
+    net.training = True
+
+    def forward():
+        for i, dropout in enumerate(net.dropouts):
+            dropout.rng = np.random.default_rng(100 + i)
+        return net.forward(X)
+
+    net.backward(CrossEntropyLoss.logits_grad(forward(), Y), grad_is_logits=True)
+    assert all((d.mask == 0).any() for d in net.dropouts), "the masks must actually drop something"
+    backprop = [g.copy() for _, g in net.parameters()]
+    for (param, _), grad in zip(net.parameters(), backprop):
+        numeric = numerical_gradient(lambda _: CrossEntropyLoss.loss(forward(), Y), param)
+        assert relative_error(grad, numeric) < 1e-6
+    net.training = False   # the gradient without dropout differs: the masks really entered the check
+    net.backward(CrossEntropyLoss.logits_grad(net.forward(X), Y), grad_is_logits=True)
+    assert relative_error(net.layers[0].grad_weights, backprop[0]) > 1e-3

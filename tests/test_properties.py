@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nnscratch import (CrossEntropyLoss, Layer, MeanSquaredErrorLoss, NeuralNetwork, Relu, Sigmoid, Softmax,
+from nnscratch import (CrossEntropyLoss, Dropout, Layer, MeanSquaredErrorLoss, NeuralNetwork, Relu, Sigmoid, Softmax,
                        Tanh, numerical_gradient, relative_error, stable_sigmoid, train)
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -96,6 +96,26 @@ def test_layer_input_gradient_matches_numerical_gradient(input_size, output_size
     numeric = numerical_gradient(lambda v: np.sum(weights_of_outputs * layer.forward(v)), x)
     assume(np.max(np.abs(dx)) > 1e-6)
     assert relative_error(dx, numeric) < 1e-6
+
+
+@SETTINGS
+@given(net=networks(), rate=st.floats(0.1, 0.7), mask_seed=st.integers(0, 2**32 - 1))
+def test_gradients_with_dropout_in_training_mode_match_numerical_gradient(net, rate, mask_seed):
+    """Backward goes back through the same masks as forward: with the masks fixed (each Dropout's generator
+    reset before every forward pass) backprop equals central differences, for any smooth architecture."""
+    model, X, rng = net
+    model.dropouts = [Dropout(rate) for _ in model.layers[:-1]]   # one after each hidden layer, as dropout=rate
+    model.training = True
+
+    def forward(x):
+        for i, dropout in enumerate(model.dropouts):
+            dropout.rng = np.random.default_rng([mask_seed, i])
+        return NeuralNetwork.forward(model, x)
+
+    model.forward = forward                                         # gradient_check calls model.forward
+    assume(not any(isinstance(layer.activation, Relu) for layer in model.layers))   # masks move ReLU kinks
+    y = rng.normal(size=(X.shape[0], model.output_size))
+    assert gradient_check(model, X, y, MeanSquaredErrorLoss) < 1e-6
 
 
 # --- numerical stability ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The reproducibility contract (book/09_save_and_load): same seed -> bit-identical run; the global
+"""The reproducibility contract (book/12_checks_and_seeds): same seed -> bit-identical run; the global
 NumPy random state is never read nor changed."""
 import numpy as np
 import pytest
@@ -78,7 +78,7 @@ def test_global_random_state_is_never_touched(tmp_path):
     X, y = data()
     X_reg, y_reg = X, X[:, :1] * 2 - 1
     for seed in (0, None):   # seeded and unseeded paths
-        clf = NeuralNetwork(4, 3, 8, 2, head_activation=Softmax, seed=seed)
+        clf = NeuralNetwork(4, 3, 8, 2, head_activation=Softmax, dropout=0.2, seed=seed)
         train(clf, X, y, loss_fn=CrossEntropyLoss, epochs=2, batch_size=16, learning_rate=0.1, bar=False, seed=seed)
         reg = NeuralNetwork(4, 1, 8, 1, hidden_activation=Tanh(), dtype=np.float64, seed=seed)
         train(reg, X_reg, y_reg, MeanSquaredErrorLoss, 2, 5, 0.05, X_reg, y_reg, False, seed=seed)
@@ -128,3 +128,16 @@ def test_importing_nnscratch_leaves_the_global_state_alone():
             "print(np.random.random_sample() == np.random.RandomState(7).random_sample())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_dropout_runs_are_bit_identical_and_depend_on_the_seed():
+    X, y = data()
+
+    def dropout_run(seed):
+        model = NeuralNetwork(4, 3, 16, 2, head_activation=Softmax, dropout=0.3, seed=seed)
+        losses, _ = train(model, X, y, CrossEntropyLoss, 3, 8, 0.1, bar=False, seed=seed)
+        return losses, [p.copy() for p, _ in model.parameters()]
+
+    (losses_a, weights_a), (losses_b, weights_b), (losses_c, _) = dropout_run(1), dropout_run(1), dropout_run(2)
+    assert losses_a == losses_b and same_arrays(weights_a, weights_b)
+    assert losses_a != losses_c

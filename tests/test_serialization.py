@@ -1,7 +1,9 @@
-"""model.save / NeuralNetwork.load: exact round trips, clear refusals, atomic writes (book/09_save_and_load)."""
+"""model.save / NeuralNetwork.load: exact round trips, clear refusals, atomic writes (book/15_save_and_load)."""
+import ast
 import os
 import struct
 import zipfile
+from importlib.metadata import version
 
 import numpy as np
 import pytest
@@ -78,7 +80,8 @@ def test_file_holds_plain_arrays_only(saved):
         contents = {key: archive[key] for key in archive.files}
     assert all(value.dtype != object for value in contents.values())
     assert str(contents["format_version"]) == FORMAT_VERSION
-    assert str(contents["nnscratch_version"]) == __import__("nnscratch").__version__
+    assert str(contents["nnscratch_version"]) == version("nnscratch")
+    assert contents["dropout"].dtype == np.float64 and float(contents["dropout"]) == 0.0
     assert list(contents["activations"]) == ["Relu", "Relu", "None"]
     assert str(contents["dtype"]) == "float32"
     assert int(contents["num_hidden_layers"]) == 2 and int(contents["hidden_layer_size"]) == 5
@@ -212,8 +215,8 @@ def test_a_zip_that_is_not_an_npz(tmp_path):
     path = tmp_path / "docs.npz"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("readme.txt", "hello")
-    with pytest.raises(ValueError, match=r"docs\.npz is not an nnscratch model file: it holds non-array entries "
-                                         r"readme\.txt"):
+    with pytest.raises(ValueError, match=r"docs\.npz is not an nnscratch model file: it has no 'format_version' "
+                                         r"entry \(entries: readme\.txt\)"):
         NeuralNetwork.load(path)
 
 
@@ -232,12 +235,12 @@ def test_pickled_object_array_is_refused_not_unpickled(saved):
         NeuralNetwork.load(path)
 
 
-@pytest.mark.parametrize("version", ["nnscratch-model-2", "nnscratch-model-0", ""])
-def test_wrong_format_version(saved, version):
+@pytest.mark.parametrize("stored", ["nnscratch-model-3", "nnscratch-model-0", ""])
+def test_wrong_format_version(saved, stored):
     _, path = saved
-    rewrite(path, lambda a: a.update(format_version=np.array(version)))
-    with pytest.raises(ValueError, match=rf"model\.npz has format version '{version}'; this nnscratch "
-                                         rf".* reads only '{FORMAT_VERSION}'"):
+    rewrite(path, lambda a: a.update(format_version=np.array(stored)))
+    with pytest.raises(ValueError, match=rf"model\.npz has format version '{stored}'; this nnscratch "
+                                         rf".* reads only 'nnscratch-model-1', 'nnscratch-model-2'$"):
         NeuralNetwork.load(path)
 
 
@@ -249,7 +252,7 @@ def test_format_version_of_the_wrong_type(saved):
 
 
 @pytest.mark.parametrize("key", ["weights_1", "bias_0", "activations", "dtype", "input_size",
-                                 "num_hidden_layers", "nnscratch_version"])
+                                 "num_hidden_layers", "nnscratch_version", "dropout"])
 def test_npz_missing_keys(saved, key):
     _, path = saved
     rewrite(path, lambda a: a.pop(key))
@@ -261,7 +264,7 @@ def test_forged_huge_layer_count(saved):
     _, path = saved
     rewrite(path, lambda a: a.update(num_hidden_layers=np.array(10**12)))
     with pytest.raises(ValueError, match=r"model\.npz is incomplete: 1000000000001 layers need 2000000000002 weight "
-                                         r"and bias entries, the file has 14 entries in all"):
+                                         r"and bias entries, the file has 15 entries in all"):
         NeuralNetwork.load(path)
 
 
@@ -423,7 +426,7 @@ def test_crash_before_the_rename_keeps_the_old_file(saved, monkeypatch):
     def failing_replace(src, dst):
         raise PermissionError("replace refused")
 
-    monkeypatch.setattr(serialization.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(PermissionError):
         make_model(*ARCHITECTURES[0], seed=3).save(path)
     assert path.read_bytes() == good
@@ -458,6 +461,176 @@ def test_temporary_file_lives_in_the_destination_folder(tmp_path, monkeypatch):
         calls.append((os.path.dirname(src), os.path.dirname(dst)))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(serialization.os, "replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     make_model(*ARCHITECTURES[0]).save(tmp_path / "m")
     assert calls == [(str(tmp_path), str(tmp_path))]
+
+
+def test_save_goes_through_the_shared_atomic_writer(tmp_path, monkeypatch):
+    """One atomic writer for the whole library: nnscratch.files.atomic_write (book/13_loading_mnist)."""
+    from nnscratch import files
+    calls = []
+
+    def spy(path, write):
+        calls.append(path)
+        return files.atomic_write(path, write)
+
+    monkeypatch.setattr(serialization, "atomic_write", spy)
+    path = make_model(*ARCHITECTURES[0]).save(tmp_path / "m")
+    assert calls == [tmp_path / "m.npz"] and path.exists()
+    assert serialization.atomic_write is spy and files.atomic_write.__module__ == "nnscratch.files"
+
+
+def test_the_module_does_not_import_its_own_package():
+    """`import nnscratch` inside nnscratch/serialization.py would run the package's __init__ half-built."""
+    tree = ast.parse(open(serialization.__file__, encoding="utf-8").read())
+    plain = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert "nnscratch" not in plain
+    assert not any(isinstance(node, ast.ImportFrom) and node.module == "nnscratch" for node in ast.walk(tree))
+
+
+# --- zip bombs and absurd sizes: refused from the zip's central directory, before unpacking ------------------
+
+
+class ReadCounter:
+    """Counts the bytes unpacked from any zip entry while it is installed."""
+    def __init__(self, monkeypatch):
+        self.total = 0
+        real_read = zipfile.ZipExtFile.read
+
+        def counting_read(entry, n=-1):
+            data = real_read(entry, n)
+            self.total += len(data)
+            return data
+
+        monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+
+
+def write_bomb(path, source, mib=48):
+    """Copy the model file `source` to `path`, deflated, with weights_1 replaced by `mib` MiB of zeros."""
+    with np.load(source, allow_pickle=False) as archive, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for key in archive.files:
+            if key != "weights_1":
+                with z.open(f"{key}.npy", "w") as entry:
+                    np.lib.format.write_array(entry, archive[key])
+        with z.open("weights_1.npy", "w", force_zip64=True) as entry:
+            np.lib.format.write_array_header_1_0(entry, {"descr": "<f4", "fortran_order": False,
+                                                         "shape": (mib * 2**18,)})
+            for _ in range(mib):
+                entry.write(bytes(2**20))
+
+
+def test_zip_bomb_is_refused_before_it_is_unpacked(saved, tmp_path, monkeypatch):
+    _, path = saved
+    bomb = tmp_path / "bomb.npz"
+    write_bomb(bomb, path)
+    assert bomb.stat().st_size < 2**20 / 4                          # small on disk...
+    with zipfile.ZipFile(bomb) as z:
+        assert sum(info.file_size for info in z.infolist()) > 48 * 2**20   # ...huge once unpacked
+    counter = ReadCounter(monkeypatch)
+    with pytest.raises(ValueError, match=r"bomb\.npz would unpack to [\d,]+ bytes, but its architecture needs "
+                                         r"about [\d,]+: refused unread \(a damaged file, or a zip bomb\)"):
+        NeuralNetwork.load(bomb)
+    assert 0 < counter.total < 4096                                  # only the small entries were read
+
+
+def test_honest_files_are_read_in_full(saved, monkeypatch):
+    """The counter above can see a full read: loading a good file unpacks every weight."""
+    _, path = saved
+    counter = ReadCounter(monkeypatch)
+    NeuralNetwork.load(path)
+    with zipfile.ZipFile(path) as z:
+        assert counter.total >= z.getinfo("weights_1.npy").file_size
+
+
+def test_absurd_total_size_is_refused_before_anything_is_read(saved, monkeypatch):
+    _, path = saved
+    monkeypatch.setattr(serialization, "MAX_MODEL_BYTES", 1000)      # the saved file unpacks to more than this
+    opened = []
+    monkeypatch.setattr(np, "load", lambda *args, **kwargs: opened.append(args))
+    with pytest.raises(ValueError, match=r"model\.npz would unpack to [\d,]+ bytes, more than MAX_MODEL_BYTES = "
+                                         r"1,000: refused unread"):
+        NeuralNetwork.load(path)
+    assert opened == []
+
+
+def test_the_default_limit_is_4_gib():
+    assert serialization.MAX_MODEL_BYTES == 2**32
+
+
+def test_an_oversized_single_value_entry_is_not_read(saved, monkeypatch):
+    _, path = saved
+    rewrite(path, lambda a: a.update(input_size=np.zeros(1000, np.int64)))
+    counter = ReadCounter(monkeypatch)
+    with pytest.raises(ValueError, match=r"entry 'input_size' would unpack to 8,128 bytes, not a single value"):
+        NeuralNetwork.load(path)
+    assert counter.total < 1024
+
+
+def test_a_compressed_model_file_still_loads(saved):
+    """np.savez_compressed (ex-save-2) changes the bytes on disk, not the unpacked sizes the guard checks."""
+    model, path = saved
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    np.savez_compressed(path, **arrays)
+    X = np.ones((2, 3))
+    assert NeuralNetwork.load(path).predict(X).tobytes() == model.predict(X).tobytes()
+
+
+def test_an_extra_non_array_entry_is_refused(saved):
+    _, path = saved
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("notes.txt", "hello")
+    with pytest.raises(ValueError, match=r"has entries that do not fit a 3-layer model: notes\.txt"):
+        NeuralNetwork.load(path)
+
+
+def test_a_header_entry_that_is_not_a_npy_file(tmp_path):
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("format_version", "nnscratch-model-2")      # no .npy suffix: np.load returns raw bytes
+    with pytest.raises(ValueError, match=r"odd\.npz is not an nnscratch model file: its entry 'format_version' "
+                                         r"is not an array"):
+        NeuralNetwork.load(path)
+
+
+# --- dropout and the format versions ---------------------------------------------------------------------------
+
+
+def test_dropout_rate_round_trips(tmp_path):
+    model = NeuralNetwork(4, 3, 6, 2, head_activation=Softmax, dropout=0.3, seed=0)
+    loaded = NeuralNetwork.load(model.save(tmp_path / "d"))
+    assert [d.rate for d in loaded.dropouts] == [0.3, 0.3] and loaded.training is False
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    assert model.predict(X).tobytes() == loaded.predict(X).tobytes()
+
+
+def test_format_1_files_still_load_without_dropout(saved):
+    model, path = saved
+    rewrite(path, lambda a: (a.pop("dropout"), a.update(format_version=np.array("nnscratch-model-1"))))
+    loaded = NeuralNetwork.load(path)
+    assert loaded.dropouts == []
+    assert loaded.predict(np.ones((1, 3))).tobytes() == model.predict(np.ones((1, 3))).tobytes()
+
+
+def test_format_1_with_a_dropout_entry_is_refused(saved):
+    _, path = saved
+    rewrite(path, lambda a: a.update(format_version=np.array("nnscratch-model-1")))
+    with pytest.raises(ValueError, match=r"has entries that do not fit a 3-layer model: dropout"):
+        NeuralNetwork.load(path)
+
+
+@pytest.mark.parametrize("value", [np.array(1.0), np.array(-0.1), np.array(np.nan), np.array(1), np.array([0.5])])
+def test_bad_dropout_entry(saved, value):
+    _, path = saved
+    rewrite(path, lambda a: a.update(dropout=value))
+    with pytest.raises(ValueError, match=r"model\.npz: entry 'dropout' must be a number in \[0, 1\)"):
+        NeuralNetwork.load(path)
+
+
+def test_dropouts_with_different_rates_are_refused_on_save(tmp_path):
+    model = NeuralNetwork(4, 3, 6, 2, dropout=0.3, seed=0)
+    model.dropouts[1].rate = 0.5
+    with pytest.raises(ValueError, match=r"cannot save: the model's Dropout objects have different rates \[0\.3, 0\.5\]"):
+        model.save(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch import (SGD, CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Relu, Softmax, Tanh, accuracy,
-                       one_hot, train)
+from nnscratch import (SGD, CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Sigmoid, Softmax, Tanh, accuracy,
+                       is_weight, one_hot, train)
 
 
 def blobs(seed=0, n=120):
@@ -156,33 +156,31 @@ def test_custom_optimizer_is_stepped_once_per_batch():
 
     X, Y, _ = blobs(n=50)
     model = classifier()
-    train(model, X, Y, CrossEntropyLoss, epochs=3, batch_size=16, learning_rate=0.1,
+    train(model, X, Y, CrossEntropyLoss, epochs=3, batch_size=16,
           optimizer=CountingSGD(model.parameters(), 0.1), bar=False, seed=0)
     assert CountingSGD.steps == 3 * math.ceil(50 / 16)
 
 
-def test_fused_gradient_is_used_only_for_softmax_head_with_cross_entropy():
-    calls = []
+def full_batch_sgd_step(model, X, Y, loss_fn, lr):
+    """The parameters after one plain SGD step on the whole batch, from the loss's own (unfused) gradient."""
+    y_pred = model.forward(X)
+    model.backward(loss_fn.grad(y_pred, Y))
+    return [p - lr * g for p, g in model.parameters()]
 
-    class RecordingCrossEntropy(CrossEntropyLoss):
-        @staticmethod
-        def grad(y_pred, y_true):
-            calls.append("grad")
-            return CrossEntropyLoss.grad(y_pred, y_true)
 
-        @staticmethod
-        def logits_grad(y_pred, y_true):
-            calls.append("logits_grad")
-            return CrossEntropyLoss.logits_grad(y_pred, y_true)
-
+@pytest.mark.parametrize("head", [Softmax, Sigmoid], ids=["softmax head (fused)", "sigmoid head (unfused)"])
+def test_one_full_batch_epoch_is_one_exact_gradient_step(head):
+    """Whatever gradient path train() takes, its step equals the textbook step on the loss's gradient."""
     X, Y, _ = blobs(n=32)
-    train(classifier(), X, Y, RecordingCrossEntropy, 1, 32, 0.1, bar=False, seed=0)
-    assert calls == ["logits_grad"]
-    calls.clear()
-    relu_head = NeuralNetwork(2, 3, 8, 1, head_activation=Relu, seed=0)
-    with np.errstate(all="ignore"):
-        train(relu_head, X, Y, RecordingCrossEntropy, 1, 32, 0.01, bar=False, seed=0)
-    assert calls == ["grad"]
+    expected = full_batch_sgd_step(classifier_with_head(head, np.float64), X, Y, CrossEntropyLoss, 0.1)
+    model = classifier_with_head(head, np.float64)
+    train(model, X, Y, CrossEntropyLoss, 1, 32, 0.1, bar=False, seed=0)
+    for (param, _), want in zip(model.parameters(), expected):
+        np.testing.assert_allclose(param, want, rtol=1e-10, atol=1e-12)
+
+
+def classifier_with_head(head, dtype=np.float32):
+    return NeuralNetwork(2, 3, 8, 1, head_activation=head, hidden_activation=Tanh, seed=0, dtype=dtype)
 
 
 def test_sgd_updates_exactly_param_minus_lr_times_grad():
@@ -190,10 +188,11 @@ def test_sgd_updates_exactly_param_minus_lr_times_grad():
     params = [rng.normal(size=(3, 2)), rng.normal(size=(1, 2))]
     grads = [rng.normal(size=(3, 2)), rng.normal(size=(1, 2))]
     expected = [p - 0.25 * g for p, g in zip(params, grads)]
-    originals = [id(p) for p in params]
-    SGD(zip(params, grads), learning_rate=0.25).step()
-    assert all(np.array_equal(p, e) for p, e in zip(params, expected))
-    assert [id(p) for p in params] == originals   # updated in place
+    optimizer = SGD(zip(params, grads), learning_rate=0.25)
+    optimizer.step()
+    for (held, _), caller_array, want in zip(optimizer.parameters, params, expected):
+        assert held is caller_array                      # the optimizer works on the caller's arrays...
+        assert np.array_equal(caller_array, want)        # ...and changed them in place to param - lr * grad
 
 
 def test_sgd_sees_gradients_written_after_it_was_created():
@@ -211,3 +210,189 @@ def test_sgd_sees_gradients_written_after_it_was_created():
 def test_sgd_refuses_bad_learning_rates(learning_rate, error):
     with pytest.raises(error, match="learning_rate must be a finite number > 0"):
         SGD([], learning_rate)
+
+
+# --- learning rate or optimizer ---------------------------------------------------------------------------------
+
+def test_optimizer_without_learning_rate_trains_like_the_default_sgd():
+    X, Y, _ = blobs()
+    default, custom = classifier(), classifier()
+    losses_default, _ = train(default, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
+    losses_custom, _ = train(custom, X, Y, CrossEntropyLoss, 3, 16, optimizer=SGD(custom.parameters(), 0.1),
+                             bar=False, seed=0)
+    assert losses_default == losses_custom
+    assert all(np.array_equal(a, b) for a, b in zip(weights(default), weights(custom)))
+
+
+def test_learning_rate_and_optimizer_neither_or_both_are_refused():
+    X, Y, _ = blobs()
+    model = classifier()
+    with pytest.raises(ValueError, match="pass learning_rate or optimizer, not both"):
+        train(model, X, Y, CrossEntropyLoss, 1, 16, 0.1, optimizer=SGD(model.parameters(), 0.1), bar=False)
+    with pytest.raises(ValueError, match="pass learning_rate .* or optimizer="):
+        train(model, X, Y, CrossEntropyLoss, 1, 16, bar=False)
+    with pytest.raises(TypeError, match=r"optimizer must have a step\(\) method"):
+        train(model, X, Y, CrossEntropyLoss, 1, 16, optimizer="adam", bar=False)
+
+
+def test_divergence_message_names_the_optimizers_learning_rate():
+    X = np.linspace(-2, 2, 64).reshape(-1, 1)
+    model = NeuralNetwork(1, 1, 16, 2, seed=0)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="learning_rate=500.0"):
+        train(model, X, 3 * X, MeanSquaredErrorLoss, 10, 16, optimizer=SGD(model.parameters(), 500), bar=False, seed=0)
+
+
+# --- on_epoch -----------------------------------------------------------------------------------------------------
+
+def test_on_epoch_gets_the_epoch_from_1_and_the_losses_so_far():
+    X, Y, _ = blobs()
+    calls = []
+    train_losses, eval_losses = train(classifier(), X[:80], Y[:80], CrossEntropyLoss, 4, 16, 0.1, X[80:], Y[80:],
+                                      bar=False, seed=0, on_epoch=lambda *args: calls.append(args))
+    assert [epoch for epoch, _, _ in calls] == [1, 2, 3, 4]
+    for epoch, seen_train, seen_eval in calls:
+        assert seen_train == train_losses[:epoch] and seen_eval == eval_losses[:epoch]
+
+
+def test_on_epoch_returning_true_stops_after_that_epoch():
+    X, Y, _ = blobs()
+    model, reference = classifier(), classifier()
+    losses, _ = train(model, X, Y, CrossEntropyLoss, 10, 16, 0.1, bar=False, seed=0,
+                      on_epoch=lambda epoch, *_: epoch == 3)
+    full, _ = train(reference, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
+    assert losses == full   # stopped after epoch 3: same losses and weights as a 3-epoch run
+    assert all(np.array_equal(a, b) for a, b in zip(weights(model), weights(reference)))
+
+
+def test_on_epoch_must_be_callable():
+    X, Y, _ = blobs()
+    with pytest.raises(TypeError, match="on_epoch must be a function"):
+        train(classifier(), X, Y, CrossEntropyLoss, 1, 16, 0.1, bar=False, on_epoch=[])
+
+
+# --- early stopping -------------------------------------------------------------------------------------------------
+
+def overshooting_regression(patience, epochs=60):
+    """Fit y = 2x while the held-out targets are x: the held-out loss falls, then rises as the fit passes them.
+
+    Returns (losses, eval losses, model, parameter snapshots taken after every epoch, the parameter arrays).
+    """
+    X = np.linspace(-1, 1, 40).reshape(-1, 1)
+    model = NeuralNetwork(1, 1, 8, 1, hidden_activation=Tanh, seed=0, dtype=np.float64)
+    arrays = [p for p, _ in model.parameters()]   # the model's own arrays, kept alive
+    snapshots = []
+    losses, evals = train(model, X, 2 * X, MeanSquaredErrorLoss, epochs, 8, 0.01, X_test=X, y_test=X, bar=False,
+                          seed=0, patience=patience, on_epoch=lambda *_: snapshots.append(weights(model)))
+    return losses, evals, model, snapshots, arrays
+
+
+def test_patience_stops_and_restores_the_best_epochs_weights_and_biases():
+    losses, evals, model, snapshots, arrays = overshooting_regression(patience=3)
+    best = int(np.argmin(evals))
+    assert 0 < best < len(evals) - 1, "the held-out loss must fall first and then rise"
+    assert len(evals) == len(losses) == best + 1 + 3 < 60   # stopped 3 epochs after the best one
+    assert all(evals[best] <= v for v in evals[best + 1:])
+    restored = weights(model)
+    assert all(np.array_equal(a, b) for a, b in zip(restored, snapshots[best]))
+    assert not all(np.array_equal(a, b) for a, b in zip(restored, snapshots[-1]))
+    assert all(p is a for (p, _), a in zip(model.parameters(), arrays))   # copied into the same arrays
+
+
+def test_patience_never_triggered_still_ends_with_the_best_weights():
+    losses, evals, model, snapshots, _ = overshooting_regression(patience=100, epochs=30)
+    assert len(losses) == 30
+    best = int(np.argmin(evals))
+    assert best < 29 and all(np.array_equal(a, b) for a, b in zip(weights(model), snapshots[best]))
+
+
+def test_no_patience_keeps_the_last_weights():
+    losses, evals, model, snapshots, _ = overshooting_regression(patience=None, epochs=30)
+    assert len(losses) == 30 and int(np.argmin(evals)) < 29
+    assert all(np.array_equal(a, b) for a, b in zip(weights(model), snapshots[-1]))
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    (dict(patience=2), ValueError, "patience needs X_test and y_test"),
+    (dict(patience=0, X_test=True), ValueError, "patience must be an integer >= 1, got 0"),
+    (dict(patience=1.5, X_test=True), TypeError, "patience must be an integer >= 1"),
+])
+def test_bad_patience_is_refused(kwargs, error, text):
+    X, Y, _ = blobs()
+    if kwargs.pop("X_test", False):
+        kwargs |= dict(X_test=X, y_test=Y)
+    with pytest.raises(error, match=text):
+        train(classifier(), X, Y, CrossEntropyLoss, 2, 16, 0.1, bar=False, **kwargs)
+
+
+# --- model.training -----------------------------------------------------------------------------------------------
+
+def test_model_is_in_training_mode_only_during_the_fit():
+    X, Y, _ = blobs()
+    model = classifier()
+    modes = []
+    assert model.training is False
+    train(model, X, Y, CrossEntropyLoss, 2, 16, 0.1, bar=False, seed=0, on_epoch=lambda *_: modes.append(model.training))
+    assert modes == [True, True] and model.training is False
+
+
+@pytest.mark.parametrize("failure", ["callback", "divergence"])
+def test_training_mode_is_switched_off_when_training_fails(failure):
+    X = np.linspace(-2, 2, 64).reshape(-1, 1)
+    model = NeuralNetwork(1, 1, 16, 2, seed=0)
+
+    def explode(*_):
+        raise RuntimeError("boom")
+
+    if failure == "callback":
+        with pytest.raises(RuntimeError, match="boom"):
+            train(model, X, 3 * X, MeanSquaredErrorLoss, 3, 16, 0.01, bar=False, seed=0, on_epoch=explode)
+    else:
+        with np.errstate(all="ignore"), pytest.raises(FloatingPointError):
+            train(model, X, 3 * X, MeanSquaredErrorLoss, 3, 16, 1e3, bar=False, seed=0)
+    assert model.training is False
+
+
+def test_dropout_is_active_in_training_but_not_in_the_held_out_loss():
+    X, Y, _ = blobs()
+    model = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, dropout=0.5, seed=0)
+    plain = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, seed=0)
+    losses, evals = train(model, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, X[80:], Y[80:], bar=False, seed=0)
+    plain_losses, _ = train(plain, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
+    assert losses != plain_losses   # the masks changed the training run
+    assert evals[-1] == pytest.approx(CrossEntropyLoss.loss(model.predict(X[80:]), Y[80:].astype(np.float32)))
+    again = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, dropout=0.5, seed=0)
+    assert train(again, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, X[80:], Y[80:], bar=False, seed=0)[0] == losses
+
+
+# --- SGD with weight decay ------------------------------------------------------------------------------------------
+
+def test_is_weight_tells_weights_from_biases_by_shape():
+    model = NeuralNetwork(3, 2, 4, 1, seed=0)
+    assert [is_weight(p) for p, _ in model.parameters()] == [True, False, True, False]
+    assert not is_weight(np.zeros((1, 5))) and is_weight(np.zeros((2, 5)))
+
+
+def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
+    rng = np.random.default_rng(0)
+    weight, bias = rng.normal(size=(3, 2)), rng.normal(size=(1, 2))
+    grad_w, grad_b = rng.normal(size=(3, 2)), rng.normal(size=(1, 2))
+    want_w = weight - 0.1 * (grad_w + 0.01 * weight)
+    want_b = bias - 0.1 * grad_b
+    optimizer = SGD([(weight, grad_w), (bias, grad_b)], learning_rate=0.1, weight_decay=0.01)
+    optimizer.step()
+    assert optimizer.parameters[0][0] is weight and optimizer.parameters[1][0] is bias
+    np.testing.assert_allclose(weight, want_w, rtol=1e-15)
+    assert np.array_equal(bias, want_b)
+
+
+def test_weight_decay_shrinks_weights_with_zero_gradient():
+    weight, bias = np.ones((2, 2)), np.ones((1, 2))
+    SGD([(weight, np.zeros((2, 2))), (bias, np.zeros((1, 2)))], 0.5, weight_decay=0.1).step()
+    assert np.array_equal(weight, np.full((2, 2), 0.95)) and np.array_equal(bias, np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("weight_decay, error", [(-0.1, ValueError), (float("nan"), ValueError),
+                                                 (float("inf"), ValueError), ("0.1", TypeError), (True, TypeError)])
+def test_sgd_refuses_bad_weight_decay(weight_decay, error):
+    with pytest.raises(error, match="weight_decay must be a finite number >= 0"):
+        SGD([], 0.1, weight_decay=weight_decay)

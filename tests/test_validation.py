@@ -1,10 +1,10 @@
-"""Input-checking helpers (book/00_preface.ipynb): good input passes, bad input names the argument."""
+"""Input checks and seeds (book/12_checks_and_seeds.ipynb): good input passes, bad input names the argument."""
 import numpy as np
 import pytest
 
 from hypothesis import given, settings, strategies as st
 
-from nnscratch.validation import all_finite, check_array, check_int, check_positive_float, make_rng
+from nnscratch.validation import all_finite, check_array, check_int, check_labels, check_positive_float, make_rng
 
 
 # check_int
@@ -52,8 +52,9 @@ def test_check_positive_float_refuses_bad_numbers(value):
 def test_check_array_returns_the_same_array():
     X = np.ones((3, 2))
     assert check_array(X, "X", ndim=2, n_cols=2, n_rows=3) is X
-    assert check_array(np.array([True, False]), "mask") is not None
-    assert check_array(np.array([1, 2]), "labels", ndim=1) is not None
+    mask, labels = np.array([True, False]), np.array([1, 2])
+    assert check_array(mask, "mask") is mask
+    assert check_array(labels, "labels", ndim=1) is labels
 
 
 def test_check_array_refuses_lists_without_converting():
@@ -91,6 +92,37 @@ def test_check_array_non_finite():
     with pytest.raises(ValueError, match=r"X holds 2 NaN or inf value\(s\)"):
         check_array(X, "X")
     assert check_array(X, "X", finite=False) is X
+
+
+# check_labels: always ValueError, naming the argument, the expectation and what was received
+
+@pytest.mark.parametrize("y", [np.array([0, 9, 3]), np.array([0], dtype=np.uint8), np.arange(10, dtype=np.int32),
+                               np.array([], dtype=np.int64)])
+def test_check_labels_returns_good_labels(y):
+    assert check_labels(y, "y_true", 10) is y
+
+
+@pytest.mark.parametrize("bad, got", [
+    ([0, 1], "got list"), ((0, 1), "got tuple"), (None, "got NoneType"), (3, "got int"),
+    (np.array([0.0, 1.0]), "got dtype float64"), (np.array([True, False]), "got dtype bool"),
+    (np.array(["0", "1"]), "got dtype <U1"), (np.array([0, 1], dtype=object), "got dtype object"),
+    (np.array([[0, 1]]), r"got shape \(1, 2\)"), (np.array(3), r"got shape \(\)"),
+    (np.array([0, 10]), "got labels from 0 to 10"), (np.array([-1, 2]), "got labels from -1 to 2")])
+def test_check_labels_refuses_with_a_value_error(bad, got):
+    with pytest.raises(ValueError, match=rf"^y_true must hold integer labels 0\.\.9 in a 1-D array, {got}$"):
+        check_labels(bad, "y_true", 10)
+
+
+def test_check_labels_names_the_argument_and_the_range():
+    with pytest.raises(ValueError, match=r"^y_pred must hold integer labels 0\.\.1 "):
+        check_labels(np.array([2]), "y_pred", 2)
+    assert check_labels(np.zeros(4, dtype=int), "y", 1).size == 4        # one class: only label 0
+
+
+@pytest.mark.parametrize("num_classes, error", [(0, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_check_labels_checks_num_classes(num_classes, error):
+    with pytest.raises(error, match=r"num_classes must be an integer >= 1"):
+        check_labels(np.array([0]), "y", num_classes)
 
 
 # all_finite: the row-sum fast path must never call a non-finite array finite
@@ -174,3 +206,16 @@ def test_make_rng_never_touches_the_global_state():
     make_rng(rng=np.random.default_rng(2)).random(10)
     after = np.random.get_state()
     assert before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]
+
+
+@pytest.mark.parametrize("seed, error, message", [
+    (1.5, TypeError, r"seed must be a non-negative integer or None, got 1\.5 of type float"),
+    (True, TypeError, r"got True of type bool"), ("3", TypeError, r"got '3' of type str"),
+    (-1, ValueError, r"seed must be a non-negative integer or None, got -1$")])
+def test_make_rng_refuses_bad_seeds(seed, error, message):
+    with pytest.raises(error, match=message):
+        make_rng(seed=seed)
+
+
+def test_make_rng_accepts_numpy_integer_seeds():
+    assert np.array_equal(make_rng(seed=np.int64(5)).random(3), np.random.default_rng(5).random(3))
