@@ -151,11 +151,13 @@ class Dropout:
 @patch(Dropout)
 def forward(self, x, training):
     """x with dropout applied if `training` (and rate > 0), else x itself; caches the scaled mask."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a NumPy array, got {type(x).__name__}")
     if not training or self.rate == 0:
         self.mask = None
         return x
     keep = self.rng.random(x.shape) >= self.rate
-    self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.rate)
+    self.mask = keep * np.asarray(1 / (1 - self.rate), x.dtype if x.dtype.kind == "f" else float)
     return x * self.mask
 del forward   # now a method: no stray module-level name
 

@@ -5,7 +5,7 @@
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
 
-# %% book/08_optimizers.ipynb 58
+# %% book/08_optimizers.ipynb 60
 import numbers
 import numpy as np
 from nnscratch.training import _check_data, _uses_fused_gradient
@@ -20,7 +20,7 @@ def _base_rate(optimizer):
     return float(rate)
 
 
-# %% book/08_optimizers.ipynb 59
+# %% book/08_optimizers.ipynb 63
 class StepDecay:
     """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every step_size epochs.
 
@@ -39,7 +39,7 @@ class StepDecay:
         self.optimizer.learning_rate = self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
-# %% book/08_optimizers.ipynb 62
+# %% book/08_optimizers.ipynb 66
 class CosineSchedule:
     """Learning rate schedule for train(on_epoch=...): from the current rate down to min_lr along half a cosine.
 
@@ -58,10 +58,11 @@ class CosineSchedule:
     def __call__(self, epoch, train_losses=None, eval_losses=None):
         """Set the rate for the epoch after `epoch` (min_lr from epoch `epochs` on); returns None."""
         progress = min(epoch / self.epochs, 1.0)
-        self.optimizer.learning_rate = self.min_lr + (self.base_lr - self.min_lr) * (1 + np.cos(np.pi * progress)) / 2
+        cosine = (1 + np.cos(np.pi * progress)) / 2                  # from 1 down to 0
+        self.optimizer.learning_rate = float(self.min_lr + (self.base_lr - self.min_lr) * cosine)
 
 
-# %% book/08_optimizers.ipynb 70
+# %% book/08_optimizers.ipynb 74
 def smooth_losses(losses, beta=0.9):
     """Exponential moving average of a sequence of losses, bias-corrected like Adam's m: an array of the same length."""
     average, smoothed = 0.0, []
@@ -71,7 +72,7 @@ def smooth_losses(losses, beta=0.9):
     return np.array(smoothed)
 
 
-# %% book/08_optimizers.ipynb 74
+# %% book/08_optimizers.ipynb 78
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
     """One training step on the batch (xb, yb); returns the batch loss before the step."""
     y_pred = model.forward(xb)
@@ -82,33 +83,46 @@ def _range_test_step(model, xb, yb, loss_fn, optimizer):
     return loss
 
 
-# %% book/08_optimizers.ipynb 76
-def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100, batch_size=64, *,
-                  seed=None, rng=None):
-    """Learning rate range test: one training step per batch at rates rising geometrically from start to stop.
-
-    Stops early when the smoothed loss passes 4 times its minimum or a loss is not finite. Returns
-    (learning rates, batch losses) as arrays of the same length. The model's parameters and the
-    optimizer's learning_rate are restored at the end; the optimizer's other state is not.
-    """
-    X, y = _check_data(model, X, y, "X", "y")
+# %% book/08_optimizers.ipynb 82
+def _range_rates(start, stop, steps):
+    """`steps` learning rates from start to stop, evenly spaced on a log scale; errors name the argument."""
     start, stop = check_positive_float(start, "start"), check_positive_float(stop, "stop")
     if stop <= start:
         raise ValueError(f"stop must be larger than start, got start={start} and stop={stop}")
-    rates = np.geomspace(start, stop, check_int(steps, "steps", 2))
-    batch_size, rng = min(check_int(batch_size, "batch_size", 1), len(X)), make_rng(rng, seed)
+    return np.geomspace(start, stop, check_int(steps, "steps", 2))
+
+
+# %% book/08_optimizers.ipynb 85
+def _exploded(losses, factor=4.0):
+    """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor` times its lowest value."""
+    smoothed = smooth_losses(losses)
+    return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
+
+
+# %% book/08_optimizers.ipynb 88
+def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100, batch_size=64, *,
+                  seed=None, rng=None):
+    """Learning rate range test: one training step per random batch, at rates rising geometrically.
+
+    The rates go from start to stop in `steps` steps; the test stops early once the loss explodes. Returns
+    (learning rates, batch losses), arrays of the same length. The model's parameters and the optimizer's
+    learning_rate are restored at the end (not its other state), and model.training too. seed= or rng= picks batches.
+    """
+    X, y = _check_data(model, X, y, "X", "y")
+    rates, rng = _range_rates(start, stop, steps), make_rng(rng, seed)
+    batch_size = min(check_int(batch_size, "batch_size", 1), len(X))
     saved, saved_rate, losses = [param.copy() for param, _ in model.parameters()], optimizer.learning_rate, []
+    saved_mode, model.training = getattr(model, "training", False), True      # train as train() does (dropout on)
     try:
         with np.errstate(over="ignore", invalid="ignore"):       # the last steps may overflow: expected
             for rate in rates:
                 optimizer.learning_rate = float(rate)
                 rows = rng.choice(len(X), size=batch_size, replace=False)
                 losses.append(_range_test_step(model, X[rows], y[rows], loss_fn, optimizer))
-                smoothed = smooth_losses(losses)
-                if not np.isfinite(losses[-1]) or smoothed[-1] > 4 * smoothed.min():
+                if _exploded(losses):
                     break
     finally:
         for (param, _), copy in zip(model.parameters(), saved):
             param[...] = copy
-        optimizer.learning_rate = saved_rate
+        optimizer.learning_rate, model.training = saved_rate, saved_mode
     return rates[:len(losses)], np.array(losses)

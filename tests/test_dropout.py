@@ -203,3 +203,10 @@ def test_eval_losses_are_computed_without_dropout():
 
     train(net, X, Y, CrossEntropyLoss, 2, 8, 0.1, X_test=X, y_test=Y, bar=False, seed=0, on_epoch=check)
     assert seen == [True, True]
+
+
+def test_forward_refuses_a_non_array_and_scales_integer_input_as_float():
+    with pytest.raises(TypeError, match="x must be a NumPy array"):
+        Dropout(0.5, seed=0).forward([[1.0, 2.0]], True)
+    out = Dropout(0.5, seed=0).forward(np.full((20, 20), 3), True)
+    assert out.dtype.kind == "f" and set(np.unique(out)) <= {0.0, 6.0}

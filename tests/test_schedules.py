@@ -140,10 +140,12 @@ def test_range_test_changes_the_model_while_it_runs():
         def step(self):
             super().step()
             moved.append(not np.array_equal(self.parameters[0][0], start_weights))
+            modes.append(model.training)
 
-    start_weights = model.parameters()[0][0].copy()
+    start_weights, modes = model.parameters()[0][0].copy(), []
     lr_range_test(model, X, y, CrossEntropyLoss, Watching(model.parameters(), 0.1), steps=5, seed=0)
     assert any(moved) and np.array_equal(model.parameters()[0][0], start_weights)
+    assert all(modes) and len(modes) == 5 and model.training is False      # training mode only while it runs
 
 
 def test_range_test_stops_when_the_loss_explodes():
