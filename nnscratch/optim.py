@@ -11,12 +11,9 @@ import numpy as np
 from nnscratch.validation import check_positive_float
 
 
-def is_weight(param):
-    """True for a weight matrix, False for a bias. Optimizers tell them apart by shape: a bias has one row.
-
-    A layer with a single input also has one-row weights, shape (1, n): they count as a bias too.
-    """
-    return not (param.ndim == 2 and param.shape[0] == 1)
+def is_weight(pair):
+    """True for a (weight, gradient) pair, False for a bias: the pair's `decay` flag (see ParamPair)."""
+    return getattr(pair, "decay", True)
 
 
 # %% book/05_training.ipynb 46
@@ -44,8 +41,9 @@ class SGD:
 
     def step(self):
         """Move every parameter one step against its current gradient."""
-        for param, grad in self.parameters:
-            if self.weight_decay and is_weight(param):
+        for pair in self.parameters:
+            param, grad = pair
+            if self.weight_decay and is_weight(pair):
                 grad = grad + self.weight_decay * param     # gradient of (weight_decay / 2) * ||param||^2
             param -= self.learning_rate * grad
 
@@ -111,8 +109,9 @@ def step(self):
     """One Adam update of every parameter: decoupled weight decay first, then the bias-corrected step."""
     self.steps += 1
     correction1, correction2 = 1 - self.beta1 ** self.steps, 1 - self.beta2 ** self.steps
-    for (param, grad), (m, v) in zip(self.parameters, self.moments):
-        if self.weight_decay and is_weight(param):
+    for pair, (m, v) in zip(self.parameters, self.moments):
+        param, grad = pair
+        if self.weight_decay and is_weight(pair):
             param -= self.learning_rate * self.weight_decay * param
         m *= self.beta1
         m += (1 - self.beta1) * grad

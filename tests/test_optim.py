@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnscratch import SGD, NeuralNetwork, Softmax
+from nnscratch import SGD, NeuralNetwork, ParamPair, Softmax
 from nnscratch.optim import Adam, Momentum, check_fraction
 
 # Three steps' worth of gradients for one weight matrix (2, 3) and one bias (1, 3).
@@ -15,7 +15,7 @@ def run(make_optimizer, grads=GRADS, w0=W0, b0=B0):
     """Step an optimizer over (w, b) with the given gradients; return the positions after each step."""
     w, b = w0.copy(), b0.copy()
     gw, gb = np.zeros_like(w), np.zeros_like(b)
-    opt = make_optimizer([(w, gw), (b, gb)])
+    opt = make_optimizer([ParamPair(w, gw), ParamPair(b, gb, decay=False)])   # as Layer.parameters() marks them
     positions = []
     for grad_w, grad_b in grads:
         gw[...], gb[...] = grad_w, grad_b          # gradients are written in place, as layers do
@@ -139,7 +139,8 @@ def test_adam_eps_is_outside_the_square_root():
 def test_adam_weight_decay_shrinks_weights_only():
     # zero gradients: the Adam step is 0, so only the decoupled decay moves anything
     w, b = np.full((2, 3), 2.0), np.full((1, 3), 2.0)
-    opt = Adam([(w, np.zeros_like(w)), (b, np.zeros_like(b))], learning_rate=0.1, weight_decay=0.5)
+    opt = Adam([ParamPair(w, np.zeros_like(w)), ParamPair(b, np.zeros_like(b), decay=False)], learning_rate=0.1,
+               weight_decay=0.5)
     for _ in range(3):
         opt.step()
     np.testing.assert_allclose(w, 2.0 * (1 - 0.1 * 0.5) ** 3)

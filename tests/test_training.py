@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch import (SGD, CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Sigmoid, Softmax, Tanh, accuracy,
-                       is_weight, one_hot, train)
+from nnscratch import (SGD, CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, ParamPair, Sigmoid, Softmax, Tanh,
+                       accuracy, is_weight, one_hot, train)
 
 
 def blobs(seed=0, n=120):
@@ -366,10 +366,24 @@ def test_dropout_is_active_in_training_but_not_in_the_held_out_loss():
 
 # --- SGD with weight decay ------------------------------------------------------------------------------------------
 
-def test_is_weight_tells_weights_from_biases_by_shape():
+def test_is_weight_reads_the_pairs_mark_not_the_shape():
     model = NeuralNetwork(3, 2, 4, 1, seed=0)
-    assert [is_weight(p) for p, _ in model.parameters()] == [True, False, True, False]
-    assert not is_weight(np.zeros((1, 5))) and is_weight(np.zeros((2, 5)))
+    assert [is_weight(pair) for pair in model.parameters()] == [True, False, True, False]
+    one_input = NeuralNetwork(1, 1, 4, 1, seed=0)     # first weights (1, 4): shaped like a bias, still weights
+    assert one_input.layers[0].weights.shape == (1, 4)
+    assert [is_weight(pair) for pair in one_input.parameters()] == [True, False, True, False]
+    assert is_weight((np.zeros((1, 5)), np.zeros((1, 5))))                  # a plain tuple counts as a weight
+    assert not is_weight(ParamPair(np.zeros((2, 5)), np.zeros((2, 5)), decay=False))
+
+
+def test_weight_decay_reaches_the_one_row_weights_of_a_single_input_layer():
+    model = NeuralNetwork(1, 1, 4, 1, seed=0)
+    for _, grad in model.parameters():
+        grad[...] = 0
+    before = [param.copy() for param, _ in model.parameters()]
+    SGD(model.parameters(), 0.5, weight_decay=0.1).step()
+    after = [param for param, _ in model.parameters()]
+    assert np.allclose(after[0], before[0] * 0.95) and np.array_equal(after[1], before[1])
 
 
 def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
@@ -378,7 +392,7 @@ def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
     grad_w, grad_b = rng.normal(size=(3, 2)), rng.normal(size=(1, 2))
     want_w = weight - 0.1 * (grad_w + 0.01 * weight)
     want_b = bias - 0.1 * grad_b
-    optimizer = SGD([(weight, grad_w), (bias, grad_b)], learning_rate=0.1, weight_decay=0.01)
+    optimizer = SGD([(weight, grad_w), ParamPair(bias, grad_b, decay=False)], learning_rate=0.1, weight_decay=0.01)
     optimizer.step()
     assert optimizer.parameters[0][0] is weight and optimizer.parameters[1][0] is bias
     np.testing.assert_allclose(weight, want_w, rtol=1e-15)
@@ -387,7 +401,7 @@ def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
 
 def test_weight_decay_shrinks_weights_with_zero_gradient():
     weight, bias = np.ones((2, 2)), np.ones((1, 2))
-    SGD([(weight, np.zeros((2, 2))), (bias, np.zeros((1, 2)))], 0.5, weight_decay=0.1).step()
+    SGD([(weight, np.zeros((2, 2))), ParamPair(bias, np.zeros((1, 2)), decay=False)], 0.5, weight_decay=0.1).step()
     assert np.array_equal(weight, np.full((2, 2), 0.95)) and np.array_equal(bias, np.ones((1, 2)))
 
 
