@@ -3,26 +3,12 @@
 The timings themselves are not tested (speed targets live in the benchmark's output, never in tests);
 torch is optional, so its part is skipped where it is not installed.
 """
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "train_speed.py"
-
-
-@pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.setattr(sys, "path", list(sys.path))   # the script puts the checkout on sys.path: undo it after
-    spec = importlib.util.spec_from_file_location("train_speed", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "N_TRAIN", 640)
-    monkeypatch.setattr(module, "N_EVAL", 128)
-    return module
 
 
 def test_data_are_mnist_shaped(bench):
@@ -65,8 +51,8 @@ def test_flop_count_matches_the_formula(bench):
     assert train == 640 * (2 * per_row_forward + 2 * (32 * 32 + 32 * 10))
 
 
-def test_reference_code_is_imported_from_its_module():
+def test_reference_code_is_imported_from_its_module(bench):
     """`import nnscratch` leaves nnscratch.reference out (book/11_export): the script imports it by name."""
     import nnscratch
     assert "NaiveNetwork" not in nnscratch.__all__ and not hasattr(nnscratch, "naive_train")
-    assert "from nnscratch.reference import" in SCRIPT.read_text(encoding="utf-8")
+    assert "from nnscratch.reference import" in Path(bench.__file__).read_text(encoding="utf-8")

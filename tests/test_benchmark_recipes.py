@@ -3,27 +3,13 @@
 Small data, no timings: the recipe is built as documented and learns. The PyTorch parts are skipped
 where torch is not installed (it is only in benchmarks/requirements.txt).
 """
-import importlib.util
 import io
 import sys
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "train_speed.py"
-
-
-@pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.setattr(sys, "path", list(sys.path))   # the script puts the checkout on sys.path: undo it after
-    spec = importlib.util.spec_from_file_location("train_speed", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "N_TRAIN", 640)
-    monkeypatch.setattr(module, "N_EVAL", 128)
-    return module
 
 
 def test_the_improved_recipe_is_he_dropout_adam(bench):
