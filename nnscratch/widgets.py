@@ -409,9 +409,9 @@ def classifier_explorer(X=None, y=None, *, test_size=None, batch_size=64, seed=0
 # %% book/16_explorers.ipynb 157
 import re
 
-PLAYER_BUTTONS = {"fa fa-minus": "−", "fa fa-fast-backward": "⏮", "fa fa-step-backward": "◁",
-                  "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "⏸", "fa fa-play": "▶",
-                  "fa fa-step-forward": "▷", "fa fa-fast-forward": "⏭", "fa fa-plus": "+"}
+PLAYER_BUTTONS = {"fa fa-minus": "−", "fa fa-fast-backward": "⇤", "fa fa-step-backward": "◁",
+                  "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "❚❚", "fa fa-play": "▶",
+                  "fa fa-step-forward": "▷", "fa fa-fast-forward": "⇥", "fa fa-plus": "+"}
 
 
 def offline_jshtml(animation, **options):
