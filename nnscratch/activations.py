@@ -25,17 +25,18 @@ class Relu:
 
 # %% book/03_activations.ipynb 16
 class Tanh:
-    """tanh(x), squashing into (-1, 1). Its slope, 1 - tanh(x)^2, reuses the cached output.
+    """tanh(x), squashing into (-1, 1). Its slope 1 - tanh(x)^2 is computed in forward, from the output.
 
     forward(x) takes an ndarray of any shape and caches what backward(d_output) needs;
     call backward after forward, with d_output of the same shape as x.
     """
     def forward(self, x):
-        self.output = np.tanh(x)
-        return self.output
+        squashed = np.tanh(x)
+        self.slope = 1 - squashed * squashed    # dtanh/dx, kept for backward
+        return squashed
 
     def backward(self, d_output):
-        return d_output * (1 - self.output ** 2)
+        return d_output * self.slope
 
 
 # %% book/03_activations.ipynb 23

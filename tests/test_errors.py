@@ -391,7 +391,7 @@ def test_one_activation_instance_is_not_shared_between_networks():
     b = NeuralNetwork(3, 2, 4, 1, hidden_activation=shared, seed=1)
     a.forward(X.astype(np.float32))
     b.forward(np.zeros((2, 3), np.float32))
-    assert a.layers[0].activation.output.shape == (10, 4)   # b's forward pass did not overwrite a's cache
+    assert a.layers[0].activation.slope.shape == (10, 4)    # b's forward pass did not overwrite a's cache
 
 
 def test_accepted_inputs_still_work():
