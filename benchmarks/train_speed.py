@@ -1,4 +1,4 @@
-"""Training speed on the seed's MNIST recipe (and an improved one): nnscratch vs the naive start vs PyTorch CPU.
+"""Training speed on the blog post's MNIST recipe (and an improved one): nnscratch vs the naive start vs PyTorch CPU.
 
     .venv/bin/python benchmarks/train_speed.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/train_speed.py --rounds 9 # more rounds, steadier medians
@@ -10,8 +10,9 @@ The data are synthetic but MNIST-shaped (pixels in [0, 1], ten classes), so no d
 The three implementations run in the same process, one epoch each in turn (after a warm-up epoch
 each), and the script reports the median epoch time of each:
   nnscratch  `nnscratch.train(..., epochs=1)`, float32, the library as the book builds it;
-  naive      `nnscratch.reference`, the seed-style loop the book starts from (float64 data,
-             a shuffled copy of the data every epoch, fresh arrays every step, the update inside backward);
+  naive      `nnscratch.reference`, the naive loop the book starts from, with the habits of the blog post
+             the book started from (float64 data, a shuffled copy of the data every epoch, fresh arrays every
+             step, each layer updating itself on the way back, softmax and cross-entropy as two steps);
   torch      nn.Sequential(Linear, ReLU, ...), CrossEntropyLoss on logits, torch.optim.SGD, float32,
              batches taken by indexing (no DataLoader), as many threads as NumPy's BLAS uses.
 Two yardsticks run in the same rotation:
@@ -94,7 +95,7 @@ def nnscratch_epoch(X, labels, X_eval, labels_eval, seed=1):
 
 def naive_epoch(X, labels, X_eval, labels_eval, seed=1):
     from nnscratch.reference import NaiveCrossEntropy, NaiveNetwork, NaiveSoftmax, naive_train
-    # The seed divides uint8 pixels by 255.0, so its data and weights are float64.
+    # The naive habit: uint8 pixels divided by 255.0 are float64, and so are the data and the weights.
     X64, X_eval64 = X.astype(np.float64), X_eval.astype(np.float64)
     Y64, Y_eval64 = one_hot32(labels).astype(np.float64), one_hot32(labels_eval).astype(np.float64)
     rng = np.random.default_rng(seed)

@@ -48,7 +48,7 @@ class SGD:
             param -= self.learning_rate * grad
 
 
-# %% book/08_optimizers.ipynb 18
+# %% book/08_optimizers.ipynb 19
 def check_fraction(value, name):
     """Return `value` as a float if it is a real number in [0, 1), such as a momentum or a beta.
 
@@ -62,7 +62,7 @@ def check_fraction(value, name):
     return float(value)
 
 
-# %% book/08_optimizers.ipynb 22
+# %% book/08_optimizers.ipynb 23
 class Momentum:
     """SGD with momentum, in PyTorch's form: v <- momentum * v + grad, then param <- param - learning_rate * v.
 
@@ -83,7 +83,7 @@ class Momentum:
             param -= self.learning_rate * velocity
 
 
-# %% book/08_optimizers.ipynb 32
+# %% book/08_optimizers.ipynb 33
 class Adam:
     """Adam (Kingma & Ba) with bias correction and decoupled weight decay as in AdamW.
 
@@ -100,7 +100,7 @@ class Adam:
         self.steps = 0       # k in the formulas; the first step is k = 1
 
 
-# %% book/08_optimizers.ipynb 36
+# %% book/08_optimizers.ipynb 37
 from nnscratch.patch import patch
 
 

@@ -6,68 +6,73 @@ __all__ = ['NaiveRelu', 'NaiveSoftmax', 'NaiveCrossEntropy', 'NaiveLayer', 'Naiv
 
 
 # %% book/14_making_it_fast.ipynb 4
-# Yardsticks, not meant for use: the seed-style naive implementation, and (further down) a skeleton epoch
-# that only gathers batches and multiplies. Chapter 14 and benchmarks/train_speed.py time both against the library.
+# Yardsticks, not meant for use: a naive implementation with the habits of the blog post this book started from,
+# and (further down) a skeleton epoch that only gathers batches and multiplies.
+# Chapter 14 and benchmarks/train_speed.py time both against the library.
 import numpy as np
 
 
 class NaiveRelu:
-    """max(0, z); remembers its input to know where the slope is 1."""
+    """max(z, 0); keeps a float array of slopes (1.0 where z > 0, else 0.0) for the backward pass."""
     def forward(self, z):
-        self.input = z
-        return np.maximum(0, z)
+        positive = z > 0
+        self.slope = positive.astype(z.dtype)
+        return np.where(positive, z, 0)
 
-    def backward(self, d_output):
-        return d_output * (self.input > 0)
+    def backward(self, d_out):
+        return d_out * self.slope
 
 
 # %% book/14_making_it_fast.ipynb 7
 class NaiveSoftmax:
-    """Row-wise softmax. backward passes the gradient through: the loss already returns dL/dz."""
+    """Row-wise softmax; backward turns dL/dp into dL/dz with the Jacobian: p * (g - sum(g * p))."""
     def forward(self, z):
-        e = np.exp(z - np.max(z, axis=1, keepdims=True))
-        self.output = e / np.sum(e, axis=1, keepdims=True)
-        return self.output
+        e = np.exp(z - z.max(axis=1)[:, None])       # each row's largest exponent is 0: no overflow
+        self.p = e / e.sum(axis=1)[:, None]
+        return self.p
 
-    def backward(self, d_output):
-        return d_output
+    def backward(self, g):
+        return self.p * (g - (g * self.p).sum(axis=1)[:, None])
 
 
 # %% book/14_making_it_fast.ipynb 9
 class NaiveCrossEntropy:
-    """Mean cross-entropy of probabilities against one-hot rows; grad is the fused (p - y) / N."""
-    @staticmethod
-    def loss(y_pred, y_true):
-        p = np.clip(y_pred, 1e-12, 1.0 - 1e-12)
-        return -np.mean(np.sum(y_true * np.log(p), axis=1))
+    """Mean cross-entropy of probabilities p (rows) against one-hot rows y, and its gradient dL/dp.
+
+    p is clipped to [1e-12, 1] before the log and the division, so neither can blow up.
+    """
+    eps = 1e-12
 
     @staticmethod
-    def grad(y_pred, y_true):
-        return (y_pred - y_true) / y_true.shape[0]
+    def loss(p, y):
+        p_true = np.clip((p * y).sum(axis=1), NaiveCrossEntropy.eps, 1.0)   # one-hot: the true class only
+        return -np.log(p_true).mean()
+
+    @staticmethod
+    def grad(p, y):
+        return -y / (len(y) * np.clip(p, NaiveCrossEntropy.eps, 1.0))
 
 
 # %% book/14_making_it_fast.ipynb 13
 class NaiveLayer:
-    """A dense layer whose backward pass also updates its own weights (no optimizer)."""
-    def __init__(self, input_size, output_size, activation, rng):
-        self.weights = rng.normal(scale=np.sqrt(1 / input_size), size=(input_size, output_size))
-        self.bias = np.zeros((1, output_size))
-        self.activation = activation() if activation is not None else None
+    """Dense layer x @ W + b with an optional activation; step() back-propagates *and* updates W and b."""
+    def __init__(self, n_in, n_out, activation, rng):
+        self.W = rng.standard_normal((n_in, n_out)) * np.sqrt(1 / n_in)   # float64; the library's "lecun"
+        self.b = np.zeros(n_out)
+        self.act = activation() if activation else None
 
     def forward(self, x):
-        self.input = x
-        self.z = x @ self.weights + self.bias
-        return self.z if self.activation is None else self.activation.forward(self.z)
+        self.x = x
+        out = x @ self.W + self.b
+        return self.act.forward(out) if self.act else out
 
-    def backward(self, d_output, learning_rate):
-        if self.activation is not None:
-            d_output = self.activation.backward(d_output)
-        d_weights = self.input.T @ d_output
-        d_bias = np.sum(d_output, axis=0, keepdims=True)
-        d_input = d_output @ self.weights.T          # uses the weights from before the update
-        self.weights -= learning_rate * d_weights
-        self.bias -= learning_rate * d_bias
-        return d_input
+    def step(self, d_out, lr):
+        """Given dL/d(output), update W and b in place; return dL/dx, computed with W before the update."""
+        delta = self.act.backward(d_out) if self.act else d_out        # dL/dz
+        d_x = delta @ self.W.T
+        self.W -= lr * (self.x.T @ delta)
+        self.b -= lr * delta.sum(axis=0)
+        return d_x
 
 
 # %% book/14_making_it_fast.ipynb 15
@@ -75,48 +80,50 @@ from nnscratch.network import layer_sizes
 
 
 class NaiveNetwork:
-    """input -> num_hidden_layers hidden layers -> head; float64, like the seed post."""
+    """float64 dense layers, input -> num_hidden_layers hidden layers -> head; step() does the updates."""
     def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
                  head_activation=None, hidden_activation=NaiveRelu, *, rng):
-        sizes = layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers)
-        activations = [hidden_activation] * num_hidden_layers + [head_activation]
-        self.layers = [NaiveLayer(n_in, n_out, act, rng)
-                       for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations)]
+        widths = layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers)
+        self.layers = []
+        for depth, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+            activation = head_activation if depth == num_hidden_layers else hidden_activation
+            self.layers.append(NaiveLayer(n_in, n_out, activation, rng))
 
     def forward(self, x):
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def backward(self, grad, learning_rate):
+    def step(self, d_out, lr):
+        """Back-propagate dL/d(output) from the head down, every layer updating itself; returns dL/dx."""
         for layer in reversed(self.layers):
-            grad = layer.backward(grad, learning_rate)
+            d_out = layer.step(d_out, lr)
+        return d_out
 
 
 # %% book/14_making_it_fast.ipynb 19
-def naive_train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate,
-                X_test=None, y_test=None, *, rng):
-    """The starting point's loop: a shuffled copy of the data each epoch, fresh arrays every step."""
-    train_losses, eval_losses = [], []
-    for epoch in range(epochs):
-        order = rng.permutation(X_train.shape[0])
-        X_shuffled, y_shuffled = X_train[order], y_train[order]
-        losses, grads = [], []
-        for start in range(0, X_train.shape[0], batch_size):
-            x_batch = X_shuffled[start:start + batch_size]
-            y_batch = y_shuffled[start:start + batch_size]
-            y_pred = model.forward(x_batch)
-            losses.append(loss_fn.loss(y_pred, y_batch))
-            grad = loss_fn.grad(y_pred, y_batch)
-            grads.append(np.mean(np.abs(grad)))      # the seed's progress bar shows this
-            model.backward(grad, learning_rate)
-        train_losses.append(np.mean(losses))
-        if X_test is not None and y_test is not None:
-            eval_losses.append(loss_fn.loss(model.forward(X_test), y_test))
-    return train_losses, eval_losses
+def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=None, Y_eval=None, *, rng):
+    """Minibatch SGD the naive way; returns (mean batch loss per epoch, held-out loss per epoch or []).
+
+    A shuffled copy of the whole data set every epoch, fresh arrays every step, the updates inside the layers.
+    """
+    batches = [slice(start, start + batch_size) for start in range(0, len(X), batch_size)]
+    history, held_out = [], []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        X_copy, Y_copy = X[order], Y[order]                 # the whole data set, copied
+        batch_losses = []
+        for rows in batches:
+            p, y = model.forward(X_copy[rows]), Y_copy[rows]
+            batch_losses.append(loss_fn.loss(p, y))
+            model.step(loss_fn.grad(p, y), learning_rate)
+        history.append(np.mean(batch_losses))
+        if X_eval is not None:
+            held_out.append(loss_fn.loss(model.forward(X_eval), Y_eval))
+    return history, held_out
 
 
-# %% book/14_making_it_fast.ipynb 55
+# %% book/14_making_it_fast.ipynb 57
 def skeleton_epoch(X, Y, X_eval, weights, batch_size, rng):
     """A yardstick, not a trainer: the part of an epoch no loop training dense layers can skip.
 

@@ -171,7 +171,7 @@ del run   # now a method: no stray module-level name
 # %% book/16_explorers.ipynb 63
 @patch(_Explorer)
 def close(self):
-    """Close every widget of the panel: the kernel forgets them and a saved notebook no longer stores them."""
+    """Close every widget of the panel, layouts and styles included: the kernel and the front end forget them."""
     for part in self._parts:
         for model in (getattr(part, "layout", None), getattr(part, "style", None), part):
             if model is not None:
@@ -257,7 +257,7 @@ def _label_count(y):
 
 
 # %% book/16_explorers.ipynb 102
-def _check_data(X, y, num_classes=None):
+def _check_images_labels(X, y, num_classes=None):
     """Check images X (n, d) and integer labels y (n,); returns the number of classes."""
     check_array(X, "X", ndim=2)
     num_classes = _label_count(y) if num_classes is None else num_classes
@@ -308,7 +308,7 @@ def _classifier_controls(n_train):
 class ClassifierExplorer(_Explorer):
     """Train a softmax classifier on a growing subset of (X, y); show test accuracy, losses and mistakes."""
     def __init__(self, X, y, test_size=None, batch_size=64, seed=0, num_classes=None):
-        self.num_classes = _check_data(X, y, num_classes)
+        self.num_classes = _check_images_labels(X, y, num_classes)
         self.batch_size, self.seed = check_int(batch_size, "batch_size", 1), check_int(seed, "seed", 0)
         self.train_rows, test_rows = _split(len(y), test_size, self.seed)
         self.X, self.y, self.optimizer = X, y, None

@@ -1,4 +1,6 @@
 """benchmarks/train_speed.py keeps working as the library changes: its pieces run on a small data set.
+The naive yardstick it times, nnscratch.reference, is checked too: its gradients against finite differences,
+its training run against the library's.
 
 The timings themselves are not tested (speed targets live in the benchmark's output, never in tests);
 torch is optional, so its part is skipped where it is not installed.
@@ -56,3 +58,71 @@ def test_reference_code_is_imported_from_its_module(bench):
     import nnscratch
     assert "NaiveNetwork" not in nnscratch.__all__ and not hasattr(nnscratch, "naive_train")
     assert "from nnscratch.reference import" in Path(bench.__file__).read_text(encoding="utf-8")
+
+
+# --- nnscratch.reference, the naive yardstick the benchmark and chapter 14 time ------------------
+
+def _naive_net(seed=0, sizes=(5, 3, 2, 2)):
+    from nnscratch.reference import NaiveNetwork, NaiveSoftmax
+    n_in, hidden, n_out, depth = sizes              # 5 inputs, 2 hidden layers of 3, 2 classes
+    return NaiveNetwork(n_in, n_out, hidden, depth, head_activation=NaiveSoftmax, rng=np.random.default_rng(seed))
+
+
+def test_naive_loss_gradient_matches_finite_differences():
+    from nnscratch.gradcheck import numerical_gradient, relative_error
+    from nnscratch.reference import NaiveCrossEntropy
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 1.0, size=(4, 3))
+    y = np.eye(3)[[0, 2, 1, 2]]
+    numeric = numerical_gradient(lambda q: NaiveCrossEntropy.loss(q, y), p)
+    assert relative_error(NaiveCrossEntropy.grad(p, y), numeric) < 1e-8
+
+
+def test_naive_softmax_backward_matches_finite_differences():
+    from nnscratch.gradcheck import numerical_gradient, relative_error
+    from nnscratch.reference import NaiveSoftmax
+    rng = np.random.default_rng(1)
+    z, g = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    softmax = NaiveSoftmax()
+    softmax.forward(z)
+    analytic = softmax.backward(g)
+    numeric = numerical_gradient(lambda zz: np.sum(g * NaiveSoftmax().forward(zz)), z.copy())
+    assert relative_error(analytic, numeric) < 1e-8
+
+
+def test_naive_step_updates_by_the_finite_difference_gradient_and_returns_dl_dx():
+    """One step with learning rate lr moves every weight by -lr * dL/dW, and returns dL/dx of the input."""
+    from nnscratch.gradcheck import numerical_gradient, relative_error
+    from nnscratch.reference import NaiveCrossEntropy
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 5)), np.eye(2)[rng.integers(0, 2, 6)]
+    net = _naive_net()
+    loss = lambda: NaiveCrossEntropy.loss(net.forward(x), y)
+    numeric_w = [numerical_gradient(lambda w: loss(), layer.W) for layer in net.layers]
+    numeric_b = [numerical_gradient(lambda b: loss(), layer.b) for layer in net.layers]
+    numeric_x = numerical_gradient(lambda xx: NaiveCrossEntropy.loss(net.forward(xx), y), x.copy())
+    before = [(layer.W.copy(), layer.b.copy()) for layer in net.layers]
+    lr = 0.5
+    p = net.forward(x)
+    d_x = net.step(NaiveCrossEntropy.grad(p, y), lr)
+    assert relative_error(d_x, numeric_x) < 1e-7
+    for layer, (W, b), num_w, num_b in zip(net.layers, before, numeric_w, numeric_b):
+        assert relative_error((W - layer.W) / lr, num_w) < 1e-7
+        assert relative_error((b - layer.b) / lr, num_b) < 1e-7
+
+
+def test_naive_loop_and_library_follow_the_same_trajectory():
+    """Chapter 14's claim: float64, same seeds, same batches -> weights within 1e-12 after a few epochs."""
+    import nnscratch as nn
+    from nnscratch.reference import NaiveCrossEntropy, NaiveNetwork, NaiveSoftmax, naive_train
+    rng = np.random.default_rng(3)
+    X, Y = rng.random((300, 20)), np.eye(4)[rng.integers(0, 4, 300)]
+    naive = NaiveNetwork(20, 4, 8, 2, head_activation=NaiveSoftmax, rng=np.random.default_rng(0))
+    library = nn.NeuralNetwork(20, 4, 8, 2, head_activation=nn.Softmax, seed=0, dtype=np.float64)
+    naive_losses, held_out = naive_train(naive, X, Y, NaiveCrossEntropy, 3, 32, 0.1, rng=np.random.default_rng(1))
+    library_losses, _ = nn.train(library, X, Y, nn.CrossEntropyLoss, 3, 32, 0.1, bar=False, seed=1)
+    assert held_out == [] and len(naive_losses) == 3
+    assert np.allclose(naive_losses, library_losses, rtol=1e-12, atol=0)
+    for a, b in zip(naive.layers, library.layers):
+        assert np.abs(a.W - b.weights).max() < 1e-12 and np.abs(a.b - b.bias).max() < 1e-12
+    assert naive_losses[-1] < naive_losses[0]
