@@ -136,8 +136,7 @@ del parameters   # now a method: no stray module-level name
 
 
 # %% book/10_regularisation.ipynb 27
-import numbers
-from nnscratch.validation import make_rng
+from nnscratch.validation import check_fraction, make_rng
 
 
 class Dropout:
@@ -147,11 +146,7 @@ class Dropout:
     Outside training it is the identity.
     """
     def __init__(self, rate, *, rng=None, seed=None):
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-            raise TypeError(f"rate must be a number in [0, 1), got {rate!r} of type {type(rate).__name__}")
-        if not 0 <= rate < 1:
-            raise ValueError(f"rate must be in [0, 1) (the probability of dropping a unit), got {rate}")
-        self.rate = float(rate)
+        self.rate = check_fraction(rate, "rate")   # a probability of dropping: 1 would drop everything
         self.rng = make_rng(rng, seed)
         self.mask = None   # the scaled mask of the last training forward(), None otherwise
 

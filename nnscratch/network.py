@@ -6,12 +6,11 @@ __all__ = ['layer_sizes', 'NeuralNetwork']
 
 
 # %% book/05_training.ipynb 4
-import numbers
 import numpy as np
 from nnscratch.activations import Relu
 from nnscratch.layers import Dropout, Layer, as_activation
 from nnscratch.patch import patch
-from nnscratch.validation import check_array, check_int, make_rng
+from nnscratch.validation import check_array, check_fraction, check_int, make_rng
 
 
 def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
@@ -32,11 +31,7 @@ def _make_dropouts(rate, count, rng):
 
     rate: a number in [0, 1), else TypeError or ValueError naming `dropout`.
     """
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-        raise TypeError(f"dropout must be a number in [0, 1), got {rate!r} of type {type(rate).__name__}")
-    if not 0 <= rate < 1:
-        raise ValueError(f"dropout must be in [0, 1) (the probability of dropping a hidden unit), got {rate}")
-    if rate == 0:
+    if check_fraction(rate, "dropout") == 0:
         return []
     generator = rng.spawn(1)[0]     # its own stream: nothing is drawn from rng
     return [Dropout(rate, rng=generator) for _ in range(count)]

@@ -5,7 +5,7 @@
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
 
-# %% book/08_optimizers.ipynb 59
+# %% book/08_optimizers.ipynb 58
 import numbers
 import numpy as np
 from nnscratch.training import _check_data, _uses_fused_gradient
@@ -20,7 +20,7 @@ def _base_rate(optimizer):
     return float(rate)
 
 
-# %% book/08_optimizers.ipynb 62
+# %% book/08_optimizers.ipynb 61
 class StepDecay:
     """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every step_size epochs.
 
@@ -39,7 +39,7 @@ class StepDecay:
         self.optimizer.learning_rate = self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
-# %% book/08_optimizers.ipynb 65
+# %% book/08_optimizers.ipynb 64
 class CosineSchedule:
     """Learning rate schedule for train(on_epoch=...): from the current rate down to min_lr along half a cosine.
 
@@ -62,7 +62,7 @@ class CosineSchedule:
         self.optimizer.learning_rate = float(self.min_lr + (self.base_lr - self.min_lr) * cosine)
 
 
-# %% book/08_optimizers.ipynb 73
+# %% book/08_optimizers.ipynb 72
 def smooth_losses(losses, beta=0.9):
     """Exponential moving average of a sequence of losses, bias-corrected like Adam's m: an array of the same length."""
     average, smoothed = 0.0, []
@@ -72,7 +72,7 @@ def smooth_losses(losses, beta=0.9):
     return np.array(smoothed)
 
 
-# %% book/08_optimizers.ipynb 77
+# %% book/08_optimizers.ipynb 76
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
     """One training step on the batch (xb, yb); returns the batch loss before the step."""
     y_pred = model.forward(xb)
@@ -83,7 +83,7 @@ def _range_test_step(model, xb, yb, loss_fn, optimizer):
     return loss
 
 
-# %% book/08_optimizers.ipynb 81
+# %% book/08_optimizers.ipynb 80
 def _range_rates(start, stop, steps):
     """`steps` learning rates from start to stop, evenly spaced on a log scale; errors name the argument."""
     start, stop = check_positive_float(start, "start"), check_positive_float(stop, "stop")
@@ -92,14 +92,14 @@ def _range_rates(start, stop, steps):
     return np.geomspace(start, stop, check_int(steps, "steps", 2))
 
 
-# %% book/08_optimizers.ipynb 84
+# %% book/08_optimizers.ipynb 83
 def _exploded(losses, factor=4.0):
     """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor` times its lowest value."""
     smoothed = smooth_losses(losses)
     return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
 
 
-# %% book/08_optimizers.ipynb 87
+# %% book/08_optimizers.ipynb 86
 def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100, batch_size=64, *,
                   seed=None, rng=None):
     """Learning rate range test: one training step per random batch, at rates rising geometrically.

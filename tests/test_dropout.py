@@ -11,7 +11,7 @@ from nnscratch.layers import Dropout
 
 @pytest.mark.parametrize("rate", [1.0, 1.5, -0.1, float("nan"), float("inf")])
 def test_rate_outside_zero_one_is_a_value_error(rate):
-    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"rate must be a number in \[0, 1\)"):
         Dropout(rate)
 
 

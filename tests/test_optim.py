@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from nnscratch import SGD, NeuralNetwork, ParamPair, Softmax
-from nnscratch.optim import Adam, Momentum, check_fraction
+from nnscratch.optim import Adam, Momentum
+from nnscratch.validation import check_fraction
 
 # Three steps' worth of gradients for one weight matrix (2, 3) and one bias (1, 3).
 RNG = np.random.default_rng(0)
