@@ -5,7 +5,7 @@
 __all__ = ['accuracy', 'confusion_matrix', 'most_confused']
 
 
-# %% book/05_training.ipynb 85
+# %% book/05_training.ipynb 83
 import numpy as np
 from nnscratch.validation import check_array, check_labels
 
@@ -21,7 +21,7 @@ def _true_classes(y_true, num_classes):
                      f"got shape {y_true.shape} and dtype {y_true.dtype}")
 
 
-# %% book/05_training.ipynb 86
+# %% book/05_training.ipynb 84
 def accuracy(model, X, y_true):
     """Fraction of rows of X whose arg-max prediction equals the true class, a float in [0, 1].
 

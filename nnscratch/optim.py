@@ -6,9 +6,7 @@ __all__ = ['is_weight', 'SGD', 'Momentum', 'Adam']
 
 
 # %% book/05_training.ipynb 43
-import numbers
-import numpy as np
-from nnscratch.validation import check_positive_float
+from nnscratch.validation import check_non_negative_float, check_positive_float
 
 
 def is_weight(pair):
@@ -16,17 +14,7 @@ def is_weight(pair):
     return getattr(pair, "decay", True)
 
 
-# %% book/05_training.ipynb 46
-def _check_weight_decay(value):
-    """Return `value` as a float if it is a finite number >= 0; TypeError or ValueError naming weight_decay."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"weight_decay must be a finite number >= 0, got {value!r} of type {type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {value}")
-    return float(value)
-
-
-# %% book/05_training.ipynb 49
+# %% book/05_training.ipynb 47
 class SGD:
     """Stochastic gradient descent: param <- param - learning_rate * grad, in place.
 
@@ -37,7 +25,7 @@ class SGD:
     def __init__(self, parameters, learning_rate, weight_decay=0.0):
         self.parameters = list(parameters)
         self.learning_rate = check_positive_float(learning_rate, "learning_rate")
-        self.weight_decay = _check_weight_decay(weight_decay)
+        self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
 
     def step(self):
         """Move every parameter one step against its current gradient."""
@@ -49,7 +37,8 @@ class SGD:
 
 
 # %% book/08_optimizers.ipynb 22
-from nnscratch.validation import check_fraction, check_positive_float
+import numpy as np
+from nnscratch.validation import check_fraction, check_non_negative_float, check_positive_float
 
 
 class Momentum:
@@ -84,7 +73,7 @@ class Adam:
         self.learning_rate = check_positive_float(learning_rate, "learning_rate")
         self.beta1, self.beta2 = check_fraction(beta1, "beta1"), check_fraction(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
-        self.weight_decay = _check_weight_decay(weight_decay)
+        self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
         self.moments = [(np.zeros_like(param), np.zeros_like(param)) for param, _ in self.parameters]
         self.steps = 0       # k in the formulas; the first step is k = 1
 

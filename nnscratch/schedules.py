@@ -9,7 +9,7 @@ __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 import numbers
 import numpy as np
 from nnscratch.training import _check_data, _uses_fused_gradient
-from nnscratch.validation import check_int, check_positive_float, make_rng
+from nnscratch.validation import check_int, check_non_negative_float, check_positive_float, make_rng
 
 
 def _base_rate(optimizer):
@@ -49,11 +49,9 @@ class CosineSchedule:
     def __init__(self, optimizer, epochs, min_lr=0.0):
         self.optimizer, self.base_lr = optimizer, _base_rate(optimizer)
         self.epochs = check_int(epochs, "epochs", 1)
-        if isinstance(min_lr, bool) or not isinstance(min_lr, numbers.Real):
-            raise TypeError(f"min_lr must be a number, got {min_lr!r} of type {type(min_lr).__name__}")
-        if not 0 <= min_lr < self.base_lr:
-            raise ValueError(f"min_lr must be >= 0 and below the optimizer's learning rate {self.base_lr}, got {min_lr}")
-        self.min_lr = float(min_lr)
+        self.min_lr = check_non_negative_float(min_lr, "min_lr")
+        if self.min_lr >= self.base_lr:
+            raise ValueError(f"min_lr must be below the optimizer's learning rate {self.base_lr}, got {min_lr}")
 
     def __call__(self, epoch, train_losses=None, eval_losses=None):
         """Set the rate for the epoch after `epoch` (min_lr from epoch `epochs` on); returns None."""

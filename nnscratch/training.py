@@ -5,7 +5,7 @@
 __all__ = ['train']
 
 
-# %% book/05_training.ipynb 53
+# %% book/05_training.ipynb 51
 import numpy as np
 from tqdm.auto import tqdm
 from nnscratch.activations import Softmax
@@ -27,13 +27,13 @@ def _check_data(model, X, y, x_name, y_name):
     return X.astype(model.dtype, copy=False), y.astype(model.dtype, copy=False)
 
 
-# %% book/05_training.ipynb 55
+# %% book/05_training.ipynb 53
 def _uses_fused_gradient(model, loss_fn):
     """Softmax head + cross-entropy: the head's gradient is simply (p - y) / B for a batch of B rows."""
     return isinstance(model.layers[-1].activation, Softmax) and hasattr(loss_fn, "logits_grad")
 
 
-# %% book/05_training.ipynb 59
+# %% book/05_training.ipynb 57
 def _make_optimizer(model, learning_rate, optimizer):
     """The optimizer train() steps: `optimizer` if given, else SGD(model.parameters(), learning_rate).
 
@@ -50,7 +50,7 @@ def _make_optimizer(model, learning_rate, optimizer):
     return optimizer
 
 
-# %% book/05_training.ipynb 62
+# %% book/05_training.ipynb 60
 def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test, y_test, on_epoch, patience):
     """Check train()'s arguments; return X, y, X_eval, y_eval in the model's dtype (None, None without test data).
 
@@ -76,7 +76,7 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
     return (X, y) + _check_data(model, X_test, y_test, "X_test", "y_test")
 
 
-# %% book/05_training.ipynb 65
+# %% book/05_training.ipynb 63
 def _batch_buffers(X, y, batch_size):
     """Arrays every epoch reuses: room for one batch of X and of y, and one loss and gradient size per batch."""
     rows, batches = min(batch_size, len(X)), -(-len(X) // batch_size)
@@ -84,7 +84,7 @@ def _batch_buffers(X, y, batch_size):
             np.empty(batches), np.empty(batches))
 
 
-# %% book/05_training.ipynb 67
+# %% book/05_training.ipynb 65
 def _train_epoch(model, X, y, loss_fn, optimizer, order, buffers):
     """One pass over the rows of (X, y) in `order`, one optimizer step per batch.
 
@@ -108,7 +108,7 @@ def _train_epoch(model, X, y, loss_fn, optimizer, order, buffers):
     return float(batch_losses.mean()), float(batch_grads.mean())
 
 
-# %% book/05_training.ipynb 71
+# %% book/05_training.ipynb 69
 def _check_finite(loss, epoch, optimizer):
     """Return `loss`; FloatingPointError naming the epoch and the learning rate if it is NaN or inf."""
     if not np.isfinite(loss):
@@ -118,7 +118,7 @@ def _check_finite(loss, epoch, optimizer):
     return loss
 
 
-# %% book/05_training.ipynb 72
+# %% book/05_training.ipynb 70
 def _show_progress(progress, train_losses, eval_losses, avg_grad):
     """Advance the tqdm bar by one epoch and show the latest losses and the mean |gradient|."""
     postfix = {"train_loss": train_losses[-1], "avg_grad": avg_grad}
@@ -128,7 +128,7 @@ def _show_progress(progress, train_losses, eval_losses, avg_grad):
     progress.set_postfix(postfix)
 
 
-# %% book/05_training.ipynb 75
+# %% book/05_training.ipynb 73
 class _EarlyStopping:
     """Track the held-out loss, keep a copy of the best epoch's parameters, say when to stop."""
     def __init__(self, model, patience):
@@ -152,7 +152,7 @@ class _EarlyStopping:
             param[...] = best
 
 
-# %% book/05_training.ipynb 79
+# %% book/05_training.ipynb 77
 def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None, X_test=None, y_test=None,
           bar=True, *, seed=None, rng=None, optimizer=None, on_epoch=None, patience=None):
     """Minibatch training of `model`; returns (train_losses, eval_losses), one value per epoch run.
