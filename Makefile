@@ -4,9 +4,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: book test export check-export lab clean
+.PHONY: book test export check-export lint wheel lab clean
 
-# Create the virtual environment and install requirements.txt (again when it changes).
+# Create the virtual environment and install requirements.txt, that is the package in editable mode
+# with its `book` extra (again when requirements.txt or pyproject.toml changes).
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --no-input -r requirements.txt
@@ -30,9 +31,17 @@ book: export
 test: $(STAMP)
 	$(PY) -m pytest
 
+## make lint: ruff, configured in pyproject.toml (make test runs it too: tests/test_lint.py)
+lint: $(STAMP)
+	$(PY) -m ruff check --no-cache .
+
+## make wheel: build dist/nnscratch-VERSION-py3-none-any.whl (runtime dependencies: numpy, tqdm)
+wheel: $(STAMP)
+	$(PY) -m pip wheel . --no-deps -w dist
+
 ## make lab: open the book in JupyterLab
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab book/
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache build dist

@@ -1,15 +1,25 @@
-"""Activations: backward matches finite differences, softmax is a distribution, nothing overflows."""
+"""Activations: backward matches finite differences, softmax is a distribution, nothing
+overflows."""
+
 import numpy as np
 import pytest
 
-from nnscratch.activations import ACTIVATIONS, Relu, Sigmoid, Softmax, Tanh, stable_sigmoid
+from nnscratch.activations import (
+    ACTIVATIONS,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    stable_sigmoid,
+)
 from nnscratch.gradcheck import numerical_gradient, relative_error
 
 ALL = [Relu, Tanh, Sigmoid, Softmax]
 
 
 def away_from_zero(rng, shape):
-    """Random float64 inputs at least 0.05 away from 0, so ReLU's kink never sits inside a difference."""
+    """Random float64 inputs at least 0.05 away from 0, so ReLU's kink never sits inside
+    a difference."""
     x = rng.normal(size=shape)
     return np.sign(x) * (0.05 + np.abs(x))
 
@@ -19,7 +29,8 @@ def away_from_zero(rng, shape):
 def test_backward_matches_finite_differences(cls, shape):
     rng = np.random.default_rng(0)
     x = away_from_zero(rng, shape) * 2
-    d = rng.normal(size=shape)                      # upstream gradient dL/dy of L = sum(d * f(x))
+    # upstream gradient dL/dy of L = sum(d * f(x))
+    d = rng.normal(size=shape)
     activation = cls()
     activation.forward(x)
     analytic = activation.backward(d)
@@ -31,10 +42,12 @@ def test_backward_matches_finite_differences(cls, shape):
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_extreme_inputs_are_finite_and_raise_no_warning(cls, dtype):
-    x = np.array([[-1e4, -1e3, 0.0, 1e3, 1e4],
-                  [1e4, 1e4 - 1, -1e4, 20.0, -20.0]], dtype=dtype)
+    x = np.array(
+        [[-1e4, -1e3, 0.0, 1e3, 1e4], [1e4, 1e4 - 1, -1e4, 20.0, -20.0]], dtype=dtype
+    )
     d = np.random.default_rng(1).normal(size=x.shape).astype(dtype)
-    with np.errstate(all="raise"):                  # overflow, underflow, invalid, divide: all errors
+    # overflow, underflow, invalid, divide: all errors
+    with np.errstate(all="raise"):
         activation = cls()
         y = activation.forward(x)
         dx = activation.backward(d)
@@ -55,7 +68,9 @@ def test_softmax_shift_invariance_and_large_logits():
     with np.errstate(all="raise"):
         assert np.allclose(Softmax().forward(small + 1000.0), expected)
         assert np.allclose(Softmax().forward(small - 1000.0), expected)
-    assert np.array_equal(Softmax().forward(np.array([[-1e4, 0.0, 1e4]])), [[0.0, 0.0, 1.0]])
+    assert np.array_equal(
+        Softmax().forward(np.array([[-1e4, 0.0, 1e4]])), [[0.0, 0.0, 1.0]]
+    )
 
 
 def test_softmax_backward_is_the_jacobian_product():
@@ -76,9 +91,13 @@ def test_sigmoid_symmetry_and_values():
     x = np.linspace(-50, 50, 201)
     assert np.allclose(stable_sigmoid(-x), 1 - stable_sigmoid(x))
     assert stable_sigmoid(np.array(0.0)) == 0.5
-    assert stable_sigmoid(np.array(1e4)) == 1.0 and stable_sigmoid(np.array(-1e4)) == 0.0
+    assert (
+        stable_sigmoid(np.array(1e4)) == 1.0 and stable_sigmoid(np.array(-1e4)) == 0.0
+    )
     moderate = np.linspace(-20, 20, 81)
-    assert np.allclose(stable_sigmoid(moderate), 1 / (1 + np.exp(-moderate)), rtol=1e-14, atol=0)
+    assert np.allclose(
+        stable_sigmoid(moderate), 1 / (1 + np.exp(-moderate)), rtol=1e-14, atol=0
+    )
 
 
 def test_tanh_is_a_rescaled_sigmoid():
@@ -103,4 +122,9 @@ def test_activations_keep_float32():
 
 
 def test_activations_dictionary():
-    assert ACTIVATIONS == {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
+    assert ACTIVATIONS == {
+        "Relu": Relu,
+        "Tanh": Tanh,
+        "Sigmoid": Sigmoid,
+        "Softmax": Softmax,
+    }

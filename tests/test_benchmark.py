@@ -1,9 +1,9 @@
-"""benchmarks/train_speed.py keeps working as the library changes: its pieces run on a small data set.
-The naive yardstick it times, nnscratch.reference, is checked too: its gradients against finite differences,
-its training run against the library's.
+"""benchmarks/train_speed.py keeps working as the library changes: its pieces run on a
+small data set. The naive yardstick it times, nnscratch.reference, is checked too: its
+gradients against finite differences, its training run against the library's.
 
-The timings themselves are not tested (speed targets live in the benchmark's output, never in tests);
-torch is optional, so its part is skipped where it is not installed.
+The timings themselves are not tested (speed targets live in the benchmark's output,
+never in tests); the PyTorch parts are marked `torch`.
 """
 import math
 from pathlib import Path
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 
-
 def test_data_are_mnist_shaped(bench):
     X, labels, X_eval, labels_eval = bench.dataset()
-    assert X.shape == (640, 784) and X_eval.shape == (128, 784) and X.dtype == np.float32
-    assert 0 <= X.min() and X.max() <= 1 and 0.1 < np.mean(X > 0) < 0.3      # mostly zeros, like MNIST
+    assert X.shape == (640, 784) and X_eval.shape == (128, 784)
+    assert X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1
+    assert 0.1 < np.mean(X > 0) < 0.3  # mostly zeros, like MNIST
     assert set(np.unique(labels)) <= set(range(10))
 
 
@@ -27,20 +27,22 @@ def test_each_numpy_epoch_runs(bench, kind):
              "skeleton": bench.skeleton_epoch}[kind](*data)
     train_losses, eval_losses = epoch()
     if kind == "skeleton":
-        assert train_losses == [] and math.isnan(eval_losses[0])       # it learns nothing, and says so
+        # it learns nothing, and says so
+        assert train_losses == [] and math.isnan(eval_losses[0])
     else:
         second = epoch()[1][0]
-        assert 0 < second < eval_losses[0] < 2 * math.log(10)           # it learns
+        assert 0 < second < eval_losses[0] < 2 * math.log(10)  # it learns
 
 
 def test_one_blas_thread_variant_trains_like_the_default(bench):
     data = bench.dataset()
-    default, limited = bench.nnscratch_epoch(*data), bench.with_blas_threads(bench.nnscratch_epoch(*data), 1)
+    default = bench.nnscratch_epoch(*data)
+    limited = bench.with_blas_threads(bench.nnscratch_epoch(*data), 1)
     assert np.allclose(default()[1], limited()[1], rtol=1e-4)
 
 
+@pytest.mark.torch
 def test_torch_epoch_learns(bench):
-    pytest.importorskip("torch")
     epoch = bench.torch_epoch(*bench.dataset(), threads=1)
     first, second = epoch()[1][0], epoch()[1][0]
     assert 0 < second < first
@@ -54,23 +56,30 @@ def test_flop_count_matches_the_formula(bench):
 
 
 def test_reference_code_is_imported_from_its_module(bench):
-    """`import nnscratch` leaves nnscratch.reference out (book/11_export): the script imports it by name."""
+    """`import nnscratch` leaves nnscratch.reference out (book/17_export): the script
+    imports it by name."""
     import nnscratch
-    assert "NaiveNetwork" not in nnscratch.__all__ and not hasattr(nnscratch, "naive_train")
-    assert "from nnscratch.reference import" in Path(bench.__file__).read_text(encoding="utf-8")
+
+    assert "NaiveNetwork" not in nnscratch.__all__
+    assert not hasattr(nnscratch, "naive_train")
+    text = Path(bench.__file__).read_text(encoding="utf-8")
+    assert "from nnscratch.reference import" in text
 
 
-# --- nnscratch.reference, the naive yardstick the benchmark and chapter 14 time ------------------
+# --- nnscratch.reference, the naive yardstick the benchmark and chapter 20 time ------
 
 def _naive_net(seed=0, sizes=(5, 3, 2, 2)):
     from nnscratch.reference import NaiveNetwork, NaiveSoftmax
-    n_in, hidden, n_out, depth = sizes              # 5 inputs, 2 hidden layers of 3, 2 classes
-    return NaiveNetwork(n_in, n_out, hidden, depth, head_activation=NaiveSoftmax, rng=np.random.default_rng(seed))
+
+    n_in, hidden, n_out, depth = sizes  # 5 inputs, 2 hidden layers of 3, 2 classes
+    return NaiveNetwork(n_in, n_out, hidden, depth, head_activation=NaiveSoftmax,
+                        rng=np.random.default_rng(seed))
 
 
 def test_naive_loss_gradient_matches_finite_differences():
     from nnscratch.gradcheck import numerical_gradient, relative_error
     from nnscratch.reference import NaiveCrossEntropy
+
     rng = np.random.default_rng(0)
     p = rng.uniform(0.05, 1.0, size=(4, 3))
     y = np.eye(3)[[0, 2, 1, 2]]
@@ -81,26 +90,33 @@ def test_naive_loss_gradient_matches_finite_differences():
 def test_naive_softmax_backward_matches_finite_differences():
     from nnscratch.gradcheck import numerical_gradient, relative_error
     from nnscratch.reference import NaiveSoftmax
+
     rng = np.random.default_rng(1)
     z, g = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     softmax = NaiveSoftmax()
     softmax.forward(z)
     analytic = softmax.backward(g)
-    numeric = numerical_gradient(lambda zz: np.sum(g * NaiveSoftmax().forward(zz)), z.copy())
+    numeric = numerical_gradient(lambda zz: np.sum(g * NaiveSoftmax().forward(zz)),
+                                 z.copy())
     assert relative_error(analytic, numeric) < 1e-8
 
 
 def test_naive_step_updates_by_the_finite_difference_gradient_and_returns_dl_dx():
-    """One step with learning rate lr moves every weight by -lr * dL/dW, and returns dL/dx of the input."""
+    """One step with learning rate lr moves every weight by -lr * dL/dW, and returns
+    dL/dx of the input."""
     from nnscratch.gradcheck import numerical_gradient, relative_error
     from nnscratch.reference import NaiveCrossEntropy
+
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(6, 5)), np.eye(2)[rng.integers(0, 2, 6)]
     net = _naive_net()
-    loss = lambda: NaiveCrossEntropy.loss(net.forward(x), y)
+
+    def loss(xx=x):
+        return NaiveCrossEntropy.loss(net.forward(xx), y)
+
     numeric_w = [numerical_gradient(lambda w: loss(), layer.W) for layer in net.layers]
     numeric_b = [numerical_gradient(lambda b: loss(), layer.b) for layer in net.layers]
-    numeric_x = numerical_gradient(lambda xx: NaiveCrossEntropy.loss(net.forward(xx), y), x.copy())
+    numeric_x = numerical_gradient(lambda xx: loss(xx), x.copy())
     before = [(layer.W.copy(), layer.b.copy()) for layer in net.layers]
     lr = 0.5
     p = net.forward(x)
@@ -112,17 +128,26 @@ def test_naive_step_updates_by_the_finite_difference_gradient_and_returns_dl_dx(
 
 
 def test_naive_loop_and_library_follow_the_same_trajectory():
-    """Chapter 14's claim: float64, same seeds, same batches -> weights within 1e-12 after a few epochs."""
+    """Chapter 20's claim: float64, same seeds, same batches -> weights within 1e-12
+    after a few epochs."""
     import nnscratch as nn
-    from nnscratch.reference import NaiveCrossEntropy, NaiveNetwork, NaiveSoftmax, naive_train
+    from nnscratch.reference import (NaiveCrossEntropy, NaiveNetwork, NaiveSoftmax,
+                                     naive_train)
+
     rng = np.random.default_rng(3)
     X, Y = rng.random((300, 20)), np.eye(4)[rng.integers(0, 4, 300)]
-    naive = NaiveNetwork(20, 4, 8, 2, head_activation=NaiveSoftmax, rng=np.random.default_rng(0))
-    library = nn.NeuralNetwork(20, 4, 8, 2, head_activation=nn.Softmax, seed=0, dtype=np.float64)
-    naive_losses, held_out = naive_train(naive, X, Y, NaiveCrossEntropy, 3, 32, 0.1, rng=np.random.default_rng(1))
-    library_losses, _ = nn.train(library, X, Y, nn.CrossEntropyLoss, 3, 32, 0.1, bar=False, seed=1)
+    naive = NaiveNetwork(20, 4, 8, 2, head_activation=NaiveSoftmax,
+                         rng=np.random.default_rng(0))
+    library = nn.NeuralNetwork(20, 4, 8, 2, head_activation=nn.Softmax, seed=0,
+                               dtype=np.float64)
+    naive_losses, held_out = naive_train(naive, X, Y, NaiveCrossEntropy, 3, 32, 0.1,
+                                         rng=np.random.default_rng(1))
+    library_losses, _ = nn.train(library, X, Y, nn.CrossEntropyLoss, 3, 32, 0.1,
+                                 bar=False, seed=1)
     assert held_out == [] and len(naive_losses) == 3
     assert np.allclose(naive_losses, library_losses, rtol=1e-12, atol=0)
-    for a, b in zip(naive.layers, library.layers):
-        assert np.abs(a.W - b.weights).max() < 1e-12 and np.abs(a.b - b.bias).max() < 1e-12
+    dense = [layer for layer in library.layers if hasattr(layer, "weights")]
+    for a, b in zip(naive.layers, dense, strict=True):
+        assert np.abs(a.W - b.weights).max() < 1e-12
+        assert np.abs(a.b - b.bias).max() < 1e-12
     assert naive_losses[-1] < naive_losses[0]

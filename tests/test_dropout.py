@@ -1,10 +1,20 @@
-"""Dropout (book/10_regularisation.ipynb) and its use by NeuralNetwork, predict and train (book/05_training.ipynb)."""
+"""Dropout (book/12_regularisation.ipynb) and its use by NeuralNetwork, predict and train (book/06_training.ipynb)."""
 import numpy as np
 import pytest
 
 from nnscratch import CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Softmax, Tanh, one_hot, train
 from nnscratch.gradcheck import numerical_gradient, relative_error
 from nnscratch.layers import Dropout
+
+
+def fwd(dropout, x, training):
+    """dropout.forward(x) in the given mode (the network sets `training`; here the test does)."""
+    dropout.training = training
+    return dropout.forward(x)
+
+
+def dropouts(net):
+    return [layer for layer in net.layers if isinstance(layer, Dropout)]
 
 
 # --- construction ---------------------------------------------------------------------------------------------
@@ -39,24 +49,24 @@ def test_seed_and_rng_follow_make_rng():
 def test_outside_training_it_is_the_identity_both_ways():
     dropout = Dropout(0.5, seed=0)
     x, d = np.ones((4, 5)), np.full((4, 5), 2.0)
-    assert dropout.forward(x, False) is x
+    assert fwd(dropout, x, False) is x
     assert dropout.backward(d) is d
-    assert dropout.forward(x, training=True) is not x          # training draws a mask
-    assert dropout.forward(x, training=False) is x and dropout.mask is None
+    assert fwd(dropout, x, True) is not x          # training draws a mask
+    assert fwd(dropout, x, False) is x and dropout.mask is None
     assert dropout.backward(d) is d                            # eval after training: no stale mask
 
 
 def test_rate_zero_never_drops_even_in_training():
     dropout = Dropout(0.0, seed=0)
     x = np.random.default_rng(0).normal(size=(20, 30))
-    assert dropout.forward(x, True) is x and dropout.backward(x) is x
+    assert fwd(dropout, x, True) is x and dropout.backward(x) is x
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
 def test_training_drops_about_rate_and_scale_keeps_the_mean(rate):
     dropout = Dropout(rate, seed=1)
     x = np.full((400, 500), 3.0)
-    out = dropout.forward(x, True)
+    out = fwd(dropout, x, True)
     assert np.mean(out == 0) == pytest.approx(rate, abs=0.01)
     assert np.allclose(out[out != 0], 3.0 / (1 - rate))       # inverted dropout: kept values scaled up
     assert out.mean() == pytest.approx(3.0, rel=0.02)          # E[mask / (1 - rate)] = 1
@@ -66,21 +76,21 @@ def test_training_drops_about_rate_and_scale_keeps_the_mean(rate):
 def test_masks_are_reproducible_from_the_seed_and_change_between_calls():
     x = np.ones((50, 40))
     a, b, c = Dropout(0.5, seed=4), Dropout(0.5, seed=4), Dropout(0.5, seed=5)
-    first = a.forward(x, True)
-    assert np.array_equal(first, b.forward(x, True))
-    assert not np.array_equal(first, c.forward(x, True))
-    assert not np.array_equal(first, a.forward(x, True))       # a fresh mask for every batch
+    first = fwd(a, x, True)
+    assert np.array_equal(first, fwd(b, x, True))
+    assert not np.array_equal(first, fwd(c, x, True))
+    assert not np.array_equal(first, fwd(a, x, True))       # a fresh mask for every batch
 
 
 def test_mask_follows_the_documented_rule():
     x = np.arange(1.0, 13.0).reshape(3, 4)
     keep = np.random.default_rng(2).random(x.shape) >= 0.25
-    assert np.allclose(Dropout(0.25, seed=2).forward(x, True), x * keep / 0.75)
+    assert np.allclose(fwd(Dropout(0.25, seed=2), x, True), x * keep / 0.75)
 
 
 def test_backward_uses_the_same_mask_and_scale():
     dropout = Dropout(0.4, seed=6)
-    out = dropout.forward(np.ones((30, 20)), True)
+    out = fwd(dropout, np.ones((30, 20)), True)
     grad = dropout.backward(np.ones((30, 20)))
     assert np.array_equal(grad, out)                            # same zeros, same 1/(1 - rate)
     d = np.random.default_rng(0).normal(size=(30, 20))
@@ -89,13 +99,13 @@ def test_backward_uses_the_same_mask_and_scale():
 
 def test_backward_with_a_wrong_shape_is_refused():
     dropout = Dropout(0.4, seed=6)
-    dropout.forward(np.ones((3, 2)), True)
+    fwd(dropout, np.ones((3, 2)), True)
     with pytest.raises(ValueError, match="d_output must have shape"):
         dropout.backward(np.ones((2, 3)))
 
 
 def test_dtype_is_kept():
-    out = Dropout(0.3, seed=0).forward(np.ones((10, 10), np.float32), True)
+    out = fwd(Dropout(0.3, seed=0), np.ones((10, 10), np.float32), True)
     assert out.dtype == np.float32
 
 
@@ -106,10 +116,10 @@ def test_gradient_matches_finite_differences_with_a_fixed_mask():
 
     def loss(_=None):
         dropout.rng = np.random.default_rng(11)                 # the same mask at every evaluation
-        return 0.5 * np.sum((dropout.forward(x, True) - target) ** 2)
+        return 0.5 * np.sum((fwd(dropout, x, True) - target) ** 2)
 
     dropout.rng = np.random.default_rng(11)
-    out = dropout.forward(x, True)
+    out = fwd(dropout, x, True)
     assert np.any(out == 0) and np.any(out != 0)
     grad = dropout.backward(out - target)
     assert relative_error(grad, numerical_gradient(loss, x)) < 1e-8
@@ -119,7 +129,7 @@ def test_gradient_matches_finite_differences_with_a_fixed_mask():
 
 def _reset_masks(net, seed=21):
     generator = np.random.default_rng(seed)
-    for dropout in net.dropouts:
+    for dropout in dropouts(net):
         dropout.rng = generator
 
 
@@ -138,7 +148,7 @@ def test_network_with_dropout_passes_a_gradient_check_in_training_mode(head, los
 
     _reset_masks(net)
     out = net.forward(x)
-    assert any((d.mask == 0).any() for d in net.dropouts)        # units really were dropped
+    assert any((d.mask == 0).any() for d in dropouts(net))        # units really were dropped
     fused = head is Softmax
     net.backward(loss_fn.logits_grad(out, y) if fused else loss_fn.grad(out, y), grad_is_logits=fused)
     for param, grad in net.parameters():
@@ -207,6 +217,6 @@ def test_eval_losses_are_computed_without_dropout():
 
 def test_forward_refuses_a_non_array_and_scales_integer_input_as_float():
     with pytest.raises(TypeError, match="x must be a NumPy array"):
-        Dropout(0.5, seed=0).forward([[1.0, 2.0]], True)
-    out = Dropout(0.5, seed=0).forward(np.full((20, 20), 3), True)
+        fwd(Dropout(0.5, seed=0), [[1.0, 2.0]], True)
+    out = fwd(Dropout(0.5, seed=0), np.full((20, 20), 3), True)
     assert out.dtype.kind == "f" and set(np.unique(out)) <= {0.0, 6.0}

@@ -256,7 +256,7 @@ for loss_name, fn in [("mse.loss", MeanSquaredErrorLoss.loss), ("mse.grad", Mean
              "y_true holds 1 NaN or inf value(s)"),
     ]
 
-# Labels are checked by nnscratch.validation.check_labels (book/12_checks_and_seeds): always ValueError.
+# Labels are checked by nnscratch.validation.check_labels (book/18_checks_and_seeds): always ValueError.
 LABELS_EXPECTED = "must hold integer labels 0..{} in a 1-D array, got "
 
 ONE_HOT = [
@@ -315,7 +315,7 @@ def test_bad_input_is_refused_clearly(call, error, fragments):
         assert fragment in message, f"{fragment!r} is not in the message {message!r}"
 
 
-# --- load_mnist (book/13_loading_mnist): argument checks happen before any file or network access ---------------
+# --- load_mnist (book/19_loading_mnist): argument checks happen before any file or network access ---------------
 
 
 def mnist_cases():
@@ -380,9 +380,13 @@ def test_activation_as_class_or_instance(make, activation):
     by_class, by_instance = make(activation), make(activation())
     x = X.astype(np.float32)
     np.testing.assert_array_equal(by_class.forward(x), by_instance.forward(x))
-    layers = getattr(by_instance, "layers", [by_instance])
-    assert all(isinstance(layer.activation, activation) for layer in layers)
-    assert len({id(layer.activation) for layer in layers}) == len(layers)   # each layer its own copy
+    if isinstance(by_instance, Layer):
+        acts = [by_instance.activation]
+    else:                                   # a network: activations are layers of their own
+        acts = [layer for layer in by_instance.layers if not isinstance(layer, Layer)]
+        assert len(acts) == 3
+    assert all(isinstance(act, activation) for act in acts)
+    assert len({id(act) for act in acts}) == len(acts)   # each position its own copy
 
 
 def test_one_activation_instance_is_not_shared_between_networks():
@@ -391,7 +395,7 @@ def test_one_activation_instance_is_not_shared_between_networks():
     b = NeuralNetwork(3, 2, 4, 1, hidden_activation=shared, seed=1)
     a.forward(X.astype(np.float32))
     b.forward(np.zeros((2, 3), np.float32))
-    assert a.layers[0].activation.slope.shape == (10, 4)    # b's forward pass did not overwrite a's cache
+    assert a.layers[1].slope.shape == (10, 4)    # b's forward pass did not overwrite a's cache
 
 
 def test_accepted_inputs_still_work():

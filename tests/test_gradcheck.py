@@ -1,4 +1,5 @@
 """numerical_gradient and relative_error (book/01_chain_rule.ipynb)."""
+
 import numpy as np
 import pytest
 
@@ -19,7 +20,10 @@ def test_gradient_of_sum_of_squares_is_2x(rng):
 
 def test_gradient_of_elementwise_sine_is_cosine(rng):
     x = rng.normal(size=(2, 3, 2))
-    assert relative_error(numerical_gradient(lambda v: np.sum(np.sin(v)), x), np.cos(x)) < 1e-8
+    assert (
+        relative_error(numerical_gradient(lambda v: np.sum(np.sin(v)), x), np.cos(x))
+        < 1e-8
+    )
 
 
 def test_gradient_of_quadratic_form(rng):
@@ -34,12 +38,14 @@ def test_closure_reads_the_array_that_is_nudged_in_place(rng):
     W = rng.normal(size=(3, 2))
     W_before = W.copy()
 
-    def loss(_):                     # ignores its argument, reads W through the closure
+    def loss(_):  # ignores its argument, reads W through the closure
         return 0.5 * np.sum((X @ W) ** 2)
 
     grad = numerical_gradient(loss, W)
     assert relative_error(grad, X.T @ (X @ W)) < 1e-8
-    assert np.array_equal(W, W_before), "numerical_gradient must restore every entry exactly"
+    assert np.array_equal(W, W_before), (
+        "numerical_gradient must restore every entry exactly"
+    )
 
 
 def test_calls_f_twice_per_entry(rng):
@@ -51,8 +57,11 @@ def test_calls_f_twice_per_entry(rng):
 
 def test_eps_is_used(rng):
     x = np.array([1.0])
-    # for f = x^3 the central difference is 3x^2 + eps^2, so a large eps shows up in the result
-    assert numerical_gradient(lambda v: np.sum(v**3), x, eps=0.1)[0] == pytest.approx(3.01)
+    # for f = x^3 the central difference is 3x^2 + eps^2, so a large eps shows up in the
+    # result
+    assert numerical_gradient(lambda v: np.sum(v**3), x, eps=0.1)[0] == pytest.approx(
+        3.01
+    )
 
 
 @pytest.mark.parametrize("bad", [np.arange(3), [1.0, 2.0], 1.5])

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from nnscratch.gradcheck import numerical_gradient, relative_error
+from nnscratch import NeuralNetwork
 from nnscratch.layers import INIT_SCALES, Layer, as_activation, init_std
 
 
@@ -137,9 +138,11 @@ def test_as_activation_accepts_class_or_instance():
 
 
 @pytest.mark.parametrize("junk", ["relu", 3, np.tanh, object])
-def test_as_activation_refuses_junk(junk):
+def test_layer_refuses_junk_activations(junk):
     with pytest.raises(TypeError, match=r"activation must be a class or instance with forward\(\) and backward\(\)"):
-        as_activation(junk)
+        Layer(3, 2, junk)
+    with pytest.raises(TypeError, match=r"hidden_activation must be a class or instance"):
+        NeuralNetwork(3, 2, 4, 1, hidden_activation=junk)
 
 
 @pytest.mark.parametrize("init, variance", [("lecun", 1 / 400), ("xavier", 2 / 700), ("he", 2 / 400)])

@@ -1,4 +1,6 @@
-"""Losses: values and gradients against finite differences, the fused gradient, and clear errors."""
+"""Losses: values and gradients against finite differences, the fused gradient, and
+clear errors."""
+
 import numpy as np
 import pytest
 
@@ -71,13 +73,18 @@ def test_fused_gradient_is_exact_for_extreme_logits(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_perfect_prediction_costs_positive_zero(dtype):
     y = one_hot(np.array([0, 2, 1]), 3).astype(dtype)
-    for y_pred in (y.copy(), softmax(np.array([[1e4, 0, 0], [0, 0, 1e4], [0, 1e4, 0]], dtype=dtype))):
+    for y_pred in (
+        y.copy(),
+        softmax(np.array([[1e4, 0, 0], [0, 0, 1e4], [0, 1e4, 0]], dtype=dtype)),
+    ):
         loss = CE.loss(y_pred, y)
         assert type(loss) is float
         assert loss == 0.0 and not np.signbit(loss)
 
 
-@pytest.mark.parametrize("loss_fn", [MSE.loss, MSE.grad, CE.loss, CE.grad, CE.logits_grad])
+@pytest.mark.parametrize(
+    "loss_fn", [MSE.loss, MSE.grad, CE.loss, CE.grad, CE.logits_grad]
+)
 def test_shape_mismatch_names_both_shapes(loss_fn):
     with pytest.raises(ValueError, match=r"y_pred \(4, 3\).*y_true \(4, 2\)"):
         loss_fn(np.zeros((4, 3)), np.zeros((4, 2)))
@@ -108,34 +115,48 @@ def test_one_hot():
     assert one_hot(np.array([], dtype=int), 3).shape == (0, 3)
 
 
-@pytest.mark.parametrize("y, message", [
-    (np.array([0.0, 1.0]), r"y must hold integer labels 0\.\.2 in a 1-D array, got dtype float64"),
-    (np.array([[0, 1]]), r"got shape \(1, 2\)"),
-    ([0, 1], "got list"),
-    (np.array([0, 3]), "got labels from 0 to 3"),
-    (np.array([-1, 0]), "got labels from -1 to 0"),
-])
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (
+            np.array([0.0, 1.0]),
+            r"y must hold integer labels 0\.\.2 in a 1-D array, got dtype float64",
+        ),
+        (np.array([[0, 1]]), r"got shape \(1, 2\)"),
+        ([0, 1], "got list"),
+        (np.array([0, 3]), "got labels from 0 to 3"),
+        (np.array([-1, 0]), "got labels from -1 to 0"),
+    ],
+)
 def test_one_hot_rejects_bad_labels(y, message):
     with pytest.raises(ValueError, match=message):
         one_hot(y, 3)
 
 
 def test_one_hot_uses_the_shared_label_check(monkeypatch):
-    """one_hot's label errors come from validation.check_labels, so they read the same everywhere."""
+    """one_hot's label errors come from validation.check_labels, so they read the same
+    everywhere."""
     import nnscratch.losses as losses
+
     calls = []
-    monkeypatch.setattr(losses, "check_labels", lambda y, name, k: calls.append((name, k)) or y)
+    monkeypatch.setattr(
+        losses, "check_labels", lambda y, name, k: calls.append((name, k)) or y
+    )
     losses.one_hot(np.array([0, 1]), 2)
     assert calls == [("y", 2)]
 
 
-@pytest.mark.parametrize("num_classes, error", [(0, ValueError), (2.0, TypeError), ("3", TypeError)])
+@pytest.mark.parametrize(
+    "num_classes, error", [(0, ValueError), (2.0, TypeError), ("3", TypeError)]
+)
 def test_one_hot_rejects_bad_num_classes(num_classes, error):
     with pytest.raises(error, match="num_classes"):
         one_hot(np.array([0, 1]), num_classes)
 
 
-@pytest.mark.parametrize("loss_fn", [MSE.loss, MSE.grad, CE.loss, CE.grad, CE.logits_grad])
+@pytest.mark.parametrize(
+    "loss_fn", [MSE.loss, MSE.grad, CE.loss, CE.grad, CE.logits_grad]
+)
 def test_empty_or_non_finite_targets_are_refused(loss_fn):
     with pytest.raises(ValueError, match="y_true is empty"):
         loss_fn(np.zeros((0, 2)), np.zeros((0, 2)))

@@ -1,4 +1,6 @@
-"""patch (book/11_export.ipynb): methods added cell by cell read like methods written in the class."""
+"""patch (book/17_export.ipynb): methods added cell by cell read like methods written in
+the class."""
+
 import pickle
 import pydoc
 
@@ -12,6 +14,7 @@ def make_class():
     class Box:
         def __init__(self, value):
             self.value = value
+
     return Box
 
 
@@ -35,7 +38,9 @@ def test_patch_sets_the_qualified_name_and_keeps_the_module():
 
     assert double.__qualname__ == f"{Box.__qualname__}.double"
     assert double.__module__ == __name__
-    with pytest.raises(TypeError, match=r"Box\.double\(\) takes 1 positional argument but 2 were given"):
+    with pytest.raises(
+        TypeError, match=r"Box\.double\(\) takes 1 positional argument but 2 were given"
+    ):
         Box(1).double(3)
 
 
@@ -52,16 +57,26 @@ def test_patch_handles_staticmethod_and_classmethod():
     def of_unit(cls):
         return cls(unit())
 
-    assert isinstance(unit, staticmethod) and isinstance(of_unit, classmethod)   # returned as given
+    # returned as given
+    assert isinstance(unit, staticmethod) and isinstance(of_unit, classmethod)
     assert Box.unit() == Box(0).unit() == 1 and Box.of_unit().value == 1
-    assert Box.unit.__qualname__.endswith("Box.unit") and Box.of_unit.__qualname__.endswith("Box.of_unit")
-    assert unit.__qualname__ == Box.unit.__qualname__                             # the wrapper's copy too
+    assert Box.unit.__qualname__.endswith(
+        "Box.unit"
+    ) and Box.of_unit.__qualname__.endswith("Box.of_unit")
+    # the wrapper's copy too
+    assert unit.__qualname__ == Box.unit.__qualname__
 
 
-@pytest.mark.parametrize("method, qualname", [
-    (Layer.forward, "Layer.forward"), (Layer.backward, "Layer.backward"),
-    (NeuralNetwork.predict, "NeuralNetwork.predict"), (CrossEntropyLoss.grad, "CrossEntropyLoss.grad"),
-    (CrossEntropyLoss.logits_grad, "CrossEntropyLoss.logits_grad")])
+@pytest.mark.parametrize(
+    "method, qualname",
+    [
+        (Layer.forward, "Layer.forward"),
+        (Layer.backward, "Layer.backward"),
+        (NeuralNetwork.predict, "Sequential.predict"),
+        (CrossEntropyLoss.grad, "CrossEntropyLoss.grad"),
+        (CrossEntropyLoss.logits_grad, "CrossEntropyLoss.logits_grad"),
+    ],
+)
 def test_library_methods_carry_their_class_and_pickle(method, qualname):
     assert method.__qualname__ == qualname
     assert method.__module__.startswith("nnscratch.")

@@ -1,4 +1,7 @@
-"""The repository's own rules: package in sync with the notebooks, notebooks clean, book complete."""
+"""The repository's own rules: package in sync with the notebooks, notebooks clean, book
+complete."""
+
+import ast
 import json
 import subprocess
 import sys
@@ -12,8 +15,12 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def test_package_is_in_sync_with_notebooks():
-    result = subprocess.run([sys.executable, "tools/nbexport.py", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "tools/nbexport.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -22,22 +29,96 @@ def test_notebook_is_committed_clean(path):
     nb = json.loads(path.read_text())
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":
-            assert not cell.get("outputs"), f"{path.name} cell {i} holds outputs: strip them"
-            assert cell.get("execution_count") is None, f"{path.name} cell {i} holds an execution count"
+            assert not cell.get("outputs"), (
+                f"{path.name} cell {i} holds outputs: strip them"
+            )
+            assert cell.get("execution_count") is None, (
+                f"{path.name} cell {i} holds an execution count"
+            )
 
 
 def test_every_notebook_is_in_the_table_of_contents():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    listed = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    listed = [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
     assert sorted(listed) == sorted(f"book/{p.stem}" for p in NOTEBOOKS)
-    assert listed == sorted(listed), "chapters must appear in _toc.yml in their numbered order"
+    assert listed == sorted(listed), (
+        "chapters must appear in _toc.yml in their numbered order"
+    )
     assert [part["caption"] for part in toc["parts"]] == [
-        "Building a neural network", "Using it", "Training better", "Under the hood"]
+        "Building a neural network",
+        "Using it",
+        "Training better",
+        "Beyond the dense network",
+        "Under the hood",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_uses_no_global_random_state(path):
-    code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
-    for banned in ("np.random.seed", "np.random.rand(", "np.random.randn(", "np.random.normal(",
-                   "np.random.permutation(", "np.random.shuffle(", "np.random.randint("):
-        assert banned not in code, f"{path.name} uses the global random state ({banned}); use np.random.default_rng"
+    code = "".join(
+        "".join(c["source"])
+        for c in json.loads(path.read_text())["cells"]
+        if c["cell_type"] == "code"
+    )
+    for banned in (
+        "np.random.seed",
+        "np.random.rand(",
+        "np.random.randn(",
+        "np.random.normal(",
+        "np.random.permutation(",
+        "np.random.shuffle(",
+        "np.random.randint(",
+    ):
+        assert banned not in code, (
+            f"{path.name} uses the global random state ({banned}); use "
+            "np.random.default_rng"
+        )
+
+
+def _definitions():
+    """{(module, name): notebook} for every top-level definition the exporter writes."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import nbexport
+    finally:
+        sys.path.pop(0)
+    found = {}
+    for module, cells in nbexport.collect(ROOT / "book").items():
+        for cell in cells:
+            for node in ast.parse(cell.code).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not nbexport.is_patch(node):
+                    found.setdefault((module, node.name), cell.notebook)
+                elif isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            found.setdefault((module, target.id), cell.notebook)
+    return found
+
+
+def _forward_imports():
+    """(chapter, module.name, defining chapter) for each import of a name a later chapter defines."""
+    found, by_name = _definitions(), {}
+    for (module, name), notebook in found.items():
+        by_name.setdefault(name, notebook)
+    forward = set()
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnscratch")):
+                    continue
+                module = node.module.partition(".")[2]
+                for alias in node.names:
+                    source = found.get((module, alias.name)) if module else by_name.get(alias.name)
+                    if source and source[:2] > path.name[:2]:
+                        forward.add((path.stem, f"{node.module}.{alias.name}", source[:-6]))
+    return forward
+
+
+def test_part_one_imports_nothing_a_later_chapter_defines():
+    """Chapters 1-6 rebuild the network in reading order: each uses only what it or an earlier one defines."""
+    early = sorted(f for f in _forward_imports() if f[0][:2] <= "06")
+    assert early == [], early

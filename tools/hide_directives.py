@@ -1,14 +1,16 @@
 """Sphinx extension: keep the exporter's `#|` directive lines off the website.
 
-Directives are read exactly as tools/nbexport.py reads them (same function): only from a code
-cell's leading lines, with any spacing after `#|` (`#| hide` and `#|hide` are the same).
-Those lines are removed from the cell's shown input. A cell that says `#| hide`, or whose input
-holds nothing else (e.g. `#| default_exp layers`), loses its input box entirely; its outputs,
-if any, are still shown.
+Directives are read exactly as tools/nbexport.py reads them (same function): only from a
+code cell's leading lines, with any spacing after `#|` (`#| hide` and `#|hide` are the
+same). Those lines are removed from the cell's shown input. A cell that says `#| hide`,
+or whose input holds nothing else (e.g. `#| default_exp layers`), loses its input box
+entirely; its outputs, if any, are still shown.
 """
+
 from docutils import nodes
 
-from nbexport import split_directives   # jupyter-book puts tools/ on sys.path (see _config.yml)
+# jupyter-book puts tools/ on sys.path (see _config.yml)
+from nbexport import split_directives
 
 
 def shown_code(source):
