@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/train_speed.py             # a few minutes on 2 cores
     .venv/bin/python benchmarks/train_speed.py --rounds 9  # more rounds, steadier
+    .venv/bin/python benchmarks/train_speed.py --threads 1 # one thread for all
 
 The seed recipe: 784-32-32-10, ReLU hidden layers, softmax + cross-entropy, batch 64,
 SGD with learning rate 0.05, one epoch over 56,000 rows followed by the loss on 14,000
@@ -20,6 +21,10 @@ epoch each), and the script reports the median epoch time of each:
   torch      nn.Sequential(Linear, ReLU, ...), CrossEntropyLoss on logits,
              torch.optim.SGD, float32, batches taken by indexing (no DataLoader), as
              many threads as NumPy's BLAS uses.
+
+With --threads N, NumPy's BLAS and torch both use N threads (on a machine shared with
+other work, one thread each gives steadier comparisons: a BLAS thread that waits for a
+descheduled partner can slow an epoch down many times).
 
 Two yardsticks run in the same rotation:
 
@@ -446,11 +451,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5,
                         help="timed epochs per implementation (default 5)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for NumPy's BLAS and for torch (default: as many "
+                             "as the BLAS uses)")
     parser.add_argument("--child", choices=["bare", "nnscratch", "predict"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(args.threads, user_api="blas")  # noqa: F841 (kept)
 
     threads, blas = blas_info()
     # in fresh processes, before torch is even imported here
@@ -483,7 +495,8 @@ def main():
             last_eval_loss[name] = float(eval_losses[-1])
     values = report(args, times, last_eval_loss, threads, blas, rss_bare, rss_nn,
                     predict_mem, data)
-    print(f"\nIssue 16, this run ({args.rounds} rounds):\n")
+    print(f"\nIssue 16, this run ({args.rounds} rounds, {torch_threads} thread(s) for "
+          f"BLAS and torch, load average {os.getloadavg()[0]:.1f}):\n")
     print(issue_table(values))
 
 

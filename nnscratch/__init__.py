@@ -20,6 +20,7 @@ from .network import Sequential, layer_sizes, NeuralNetwork
 from .optim import SGD, Momentum, Adam
 from .training import train
 from .metrics import accuracy, confusion_matrix, most_confused
+from .animation import offline_jshtml
 from .schedules import StepDecay, CosineSchedule, smooth_losses, lr_range_test
 from .autograd import Tensor
 from .conv import conv_output_size, im2col, col2im, Conv2D, MaxPool2D, Flatten
@@ -41,8 +42,8 @@ __all__ = [
     'Softmax', 'MeanSquaredErrorLoss', 'one_hot', 'CrossEntropyLoss',
     'BinaryCrossEntropyLoss', 'Sequential', 'layer_sizes', 'NeuralNetwork', 'SGD',
     'Momentum', 'Adam', 'train', 'accuracy', 'confusion_matrix', 'most_confused',
-    'StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test', 'Tensor',
-    'conv_output_size', 'im2col', 'col2im', 'Conv2D', 'MaxPool2D', 'Flatten',
+    'offline_jshtml', 'StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test',
+    'Tensor', 'conv_output_size', 'im2col', 'col2im', 'Conv2D', 'MaxPool2D', 'Flatten',
     'BatchNorm', 'MnistSourceWarning', 'mnist_cache_dir', 'read_idx', 'load_mnist',
     'check_regular_file', 'read_exactly', 'atomic_write', 'read_npz', 'save_checkpoint',
     'load_checkpoint',

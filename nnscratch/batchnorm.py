@@ -70,7 +70,9 @@ def _check_input(self, x):
         raise ValueError(f"x must have shape (batch, {self.features}), got {x.shape}")
     if self.training and len(x) < 2:
         raise ValueError(f"x must have at least 2 rows while training, got shape "
-                         f"{x.shape}: the variance of one row is undefined")
+                         f"{x.shape}: the variance of one row is undefined (in "
+                         "train(), pick a batch_size that does not leave a last "
+                         "batch of 1 row)")
 del _check_input   # now a method: no stray module-level name
 
 
@@ -153,3 +155,11 @@ def parameters(self):
     return [ParamPair(self.gamma, self.grad_gamma, decay=False),
             ParamPair(self.beta, self.grad_beta, decay=False)]
 del parameters   # now a method: no stray module-level name
+
+
+# %% book/16_batch_normalisation.ipynb 32
+@patch(BatchNorm)
+def buffers(self):
+    """The arrays training changes that are not parameters: the running statistics."""
+    return [self.running_mean, self.running_var]
+del buffers   # now a method: no stray module-level name

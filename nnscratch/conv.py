@@ -81,7 +81,7 @@ def _check_d_output(layer, d_output, expected):
                          f"of shape {shape}")
 
 
-# %% book/15_convolution.ipynb 26
+# %% book/15_convolution.ipynb 27
 class Conv2D:
     """2-D convolution (cross-correlation, as in PyTorch) of image batches (N, C, H, W).
 
@@ -111,7 +111,7 @@ class Conv2D:
         self.out_shape = None             # shape of the last forward()'s output
 
 
-# %% book/15_convolution.ipynb 29
+# %% book/15_convolution.ipynb 30
 @patch(Conv2D)
 def forward(self, x):
     """Feature maps (N, out_channels, H_out, W_out) of images x (N, in_channels, H, W).
@@ -140,7 +140,7 @@ def forward(self, x):
 del forward   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 33
+# %% book/15_convolution.ipynb 34
 @patch(Conv2D)
 def backward(self, d_output):
     """Store dL/dW, dL/db in grad_weights, grad_bias; return dL/dx (None if not needed).
@@ -162,7 +162,7 @@ def backward(self, d_output):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 37
+# %% book/15_convolution.ipynb 38
 @patch(Conv2D)
 def parameters(self):
     """(parameter, gradient) pairs for an optimizer: weights, bias (decay=False)."""
@@ -171,7 +171,7 @@ def parameters(self):
 del parameters   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 41
+# %% book/15_convolution.ipynb 42
 class MaxPool2D:
     """Max pooling of image batches (N, C, H, W) over size x size blocks, stride = size.
 
@@ -189,26 +189,27 @@ class MaxPool2D:
             raise ValueError(f"MaxPool2D({s}): height and width must be multiples "
                              f"of {s}, got {h}x{w} (shape {x.shape}); pad or crop them")
         out = x[:, :, ::s, ::s].copy()                    # entry (0, 0) of every block
-        self.winner = np.zeros(out.shape, np.int32)       # which entry is the maximum
         for entry in range(1, s * s):
             u, v = divmod(entry, s)
-            candidate = x[:, :, u::s, v::s]
-            np.copyto(self.winner, entry, where=candidate > out)   # ties: first wins
-            np.maximum(out, candidate, out=out)
-        self.in_shape, self.out_shape = x.shape, out.shape
+            np.maximum(out, x[:, :, u::s, v::s], out=out)
+        self.input, self.output, self.out_shape = x, out, out.shape
         return out
 
     def backward(self, d_output):
         _check_d_output(self, d_output, self.out_shape)
         s = self.size
-        dx = np.zeros(self.in_shape, d_output.dtype)
+        dx = np.zeros(self.input.shape, d_output.dtype)
+        free = np.ones(self.out_shape, bool)              # blocks without a winner yet
         for entry in range(s * s):
             u, v = divmod(entry, s)
-            dx[:, :, u::s, v::s] = np.where(self.winner == entry, d_output, 0)
+            wins = self.input[:, :, u::s, v::s] == self.output
+            wins &= free                                  # ties: the first entry wins
+            free &= ~wins
+            np.multiply(d_output, wins, out=dx[:, :, u::s, v::s])
         return dx
 
 
-# %% book/15_convolution.ipynb 45
+# %% book/15_convolution.ipynb 46
 class Flatten:
     """(N, C, H, W), or any array of 2 or more axes -> (N, C*H*W); backward reverts."""
     def __init__(self):

@@ -17,7 +17,8 @@ __all__ = ['init_std', 'as_activation', 'Layer', 'ParamPair', 'is_weight', 'Drop
 
 
 # %% book/02_layers.ipynb 13
-INIT_SCALES = {                                   # name -> variance of the initial weights
+# name -> variance of the initial weights
+INIT_SCALES = {
     "lecun": lambda n_in, n_out: 1 / n_in,
     "xavier": lambda n_in, n_out: 2 / (n_in + n_out),
     "he": lambda n_in, n_out: 2 / n_in,
@@ -25,18 +26,21 @@ INIT_SCALES = {                                   # name -> variance of the init
 
 
 def init_std(name, n_in, n_out):
-    """Standard deviation of the initial weights of an (n_in, n_out) layer under scheme `name`.
+    """Standard deviation of the initial weights of an (n_in, n_out) layer under
+    scheme `name`.
 
     Raises ValueError, listing the choices, for a name not in INIT_SCALES.
     """
     if not isinstance(name, str) or name not in INIT_SCALES:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INIT_SCALES))}, got {name!r}")
+        choices = ", ".join(map(repr, INIT_SCALES))
+        raise ValueError(f"init must be one of {choices}, got {name!r}")
     return np.sqrt(INIT_SCALES[name](n_in, n_out))
 
 
 # %% book/02_layers.ipynb 17
 def as_activation(activation):
-    """An activation object of its own: a class is instantiated, an instance copied, None kept."""
+    """An activation object of its own: a class is instantiated, an instance copied,
+    None kept."""
     if isinstance(activation, type):
         return activation()
     return copy.copy(activation)   # each layer caches its own forward values
@@ -46,15 +50,18 @@ def as_activation(activation):
 class Layer:
     """A dense layer: z = x @ weights + bias, then an optional activation.
 
-    weights (input_size, output_size) start with init_std(init, ...) (init: "lecun", "xavier", "he");
-    bias (1, output_size) starts at zero. backward() only computes gradients; an optimizer applies them.
-    activation: see as_activation; seed= or rng= (not both); dtype: a floating-point type.
+    weights (input_size, output_size) start with init_std(init, ...) (init: "lecun",
+    "xavier", "he"); bias (1, output_size) starts at zero. backward() only computes
+    gradients; an optimizer applies them. activation: see as_activation; seed= or rng=
+    (not both); dtype: a floating-point type.
     """
-    def __init__(self, input_size, output_size, activation=None, *, init="lecun", rng=None,
+    def __init__(self, input_size, output_size, activation=None, *, init="lecun",
+                 rng=None,
                  seed=None, dtype=np.float32):
         std = init_std(init, input_size, output_size)
         rng = make_rng(rng, seed)
-        self.weights = rng.normal(scale=std, size=(input_size, output_size)).astype(dtype)
+        self.weights = rng.normal(scale=std,
+                                  size=(input_size, output_size)).astype(dtype)
         self.bias = np.zeros((1, output_size), dtype=dtype)
         self.activation = as_activation(activation)
         self.grad_weights = np.zeros_like(self.weights)
@@ -78,65 +85,79 @@ del forward   # now a method: no stray module-level name
 def backward(self, d_output, skip_activation=False):
     """Given dL/d(output), store dL/dW and dL/db and return dL/dx (None if not needed).
 
-    d_output has the shape of the last forward() output. skip_activation=True says d_output
-    is already dL/dz (the activation's backward was done elsewhere).
+    d_output has the shape of the last forward() output. skip_activation=True says
+    d_output is already dL/dz (the activation's backward was done elsewhere).
     """
     if self.activation is not None and not skip_activation:
         d_output = self.activation.backward(d_output)        # now dL/dz
     np.matmul(self.input.T, d_output, out=self.grad_weights)  # dW = x^T . delta
-    d_output.sum(axis=0, keepdims=True, out=self.grad_bias)   # db = sum of delta over the batch
+    # db = sum of delta over the batch
+    d_output.sum(axis=0, keepdims=True, out=self.grad_bias)
     return d_output @ self.weights.T if self.needs_input_grad else None
 del backward   # now a method: no stray module-level name
 
 
 # %% book/02_layers.ipynb 47
 class ParamPair(tuple):
-    """A (parameter, gradient) pair of arrays that unpacks like a tuple; decay=False marks a bias."""
+    """A (parameter, gradient) pair of arrays that unpacks like a tuple; decay=False
+    marks a bias."""
     def __new__(cls, param, grad, decay=True):
         pair = super().__new__(cls, (param, grad))
         pair.decay = decay
         return pair
 
+    def __getnewargs__(self):          # pickle and copy rebuild the pair with its flag
+        return (self[0], self[1], self.decay)
+
 
 # %% book/02_layers.ipynb 50
 def is_weight(pair):
-    """True for a (weight, gradient) pair, False for a bias: the pair's `decay` flag (see ParamPair)."""
+    """True for a (weight, gradient) pair, False for a bias: the pair's `decay` flag
+    (see ParamPair)."""
     return getattr(pair, "decay", True)
 
 
 # %% book/02_layers.ipynb 54
 @patch(Layer)
 def parameters(self):
-    """(parameter, gradient) pairs, for an optimizer: the weights, then the bias (marked decay=False)."""
-    return [ParamPair(self.weights, self.grad_weights), ParamPair(self.bias, self.grad_bias, decay=False)]
+    """(parameter, gradient) pairs, for an optimizer: the weights, then the bias
+    (marked decay=False)."""
+    return [ParamPair(self.weights, self.grad_weights),
+            ParamPair(self.bias, self.grad_bias, decay=False)]
 del parameters   # now a method: no stray module-level name
 
 
 # %% book/12_regularisation.ipynb 38
 class Dropout:
-    """Inverted dropout: while training, zero each value with probability `rate`, scale the rest by 1/(1-rate).
+    """Inverted dropout: while training, zero each value with probability `rate`, scale
+    the rest by 1/(1-rate).
 
-    rate: a number in [0, 1) (TypeError or ValueError otherwise); rng= or seed= (not both) for the masks.
+    rate: a number in [0, 1) (TypeError or ValueError otherwise); rng= or seed= (not
+    both) for the masks.
     Outside training (self.training False, the default) it is the identity.
     """
     def __init__(self, rate, *, rng=None, seed=None):
-        self.rate = check_fraction(rate, "rate")   # a probability of dropping: 1 would drop everything
+        # a probability of dropping: 1 would drop everything
+        self.rate = check_fraction(rate, "rate")
         self.rng = make_rng(rng, seed)
-        self.mask = None   # the scaled mask of the last training forward(), None otherwise
+        # the scaled mask of the last training forward(), None otherwise
+        self.mask = None
         self.training = False   # set by the network: drop only while training
 
 
 # %% book/12_regularisation.ipynb 41
 @patch(Dropout)
 def forward(self, x):
-    """x with dropout applied while self.training (and rate > 0), else x itself; caches the mask."""
+    """x with dropout applied while self.training (and rate > 0), else x itself; caches
+    the mask."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a NumPy array, got {type(x).__name__}")
     if not self.training or self.rate == 0:
         self.mask = None
         return x
     keep = self.rng.random(x.shape) >= self.rate
-    self.mask = keep * np.asarray(1 / (1 - self.rate), x.dtype if x.dtype.kind == "f" else float)
+    self.mask = keep * np.asarray(1 / (1 - self.rate),
+                                  x.dtype if x.dtype.kind == "f" else float)
     return x * self.mask
 del forward   # now a method: no stray module-level name
 
@@ -144,40 +165,46 @@ del forward   # now a method: no stray module-level name
 # %% book/12_regularisation.ipynb 44
 @patch(Dropout)
 def backward(self, d_output):
-    """dL/dx: d_output times the mask of the last forward() (unchanged if it did not drop)."""
+    """dL/dx: d_output times the mask of the last forward() (unchanged if it did not
+    drop)."""
     if self.mask is None:
         return d_output
     if d_output.shape != self.mask.shape:
-        raise ValueError(f"d_output must have shape {self.mask.shape} (the last forward's input), got {d_output.shape}")
+        raise ValueError(f"d_output must have shape {self.mask.shape} (the last "
+                         f"forward's input), got {d_output.shape}")
     return d_output * self.mask
 del backward   # now a method: no stray module-level name
 
 
 # %% book/18_checks_and_seeds.ipynb 46
 def _float_dtype(dtype):
-    """np.dtype(dtype) if it is float32, float64 or wider; TypeError or ValueError otherwise."""
+    """np.dtype(dtype) if float32, float64 or wider; TypeError or ValueError else."""
     try:
         dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be a floating-point type such as np.float32, "
                         f"got {dtype!r}") from None
     if dtype.kind != "f":
-        raise TypeError(f"dtype must be a floating-point type such as np.float32, got {dtype}")
+        raise TypeError(f"dtype must be a floating-point type such as np.float32, "
+                        f"got {dtype}")
     if dtype.itemsize < 4:
-        raise ValueError(f"dtype {dtype} is not supported for training: small guards such as "
-                         f"Adam's eps=1e-8 and the log guard 1e-12 round to 0 in it and the loss "
-                         f"turns NaN; use np.float32")
+        raise ValueError(f"dtype {dtype} is not supported for training: small guards "
+                         f"such as Adam's eps=1e-8 and the log guard 1e-12 round to 0 "
+                         f"in it and the loss turns NaN; use np.float32")
     return dtype
 
 
 def _check_activation(activation, name):
-    """TypeError naming `name` unless activation is None or has forward() and backward()."""
+    """TypeError naming `name` unless activation is None or has forward() and
+    backward()."""
     if isinstance(activation, type):
-        activation = activation()       # a class: look at an instance, as as_activation does
-    methods = (getattr(activation, "forward", None), getattr(activation, "backward", None))
+        # a class: look at an instance, as as_activation does
+        activation = activation()
+    methods = (getattr(activation, "forward", None),
+               getattr(activation, "backward", None))
     if activation is not None and not all(callable(m) for m in methods):
-        raise TypeError(f"{name} must be a class or instance with forward() and backward(), "
-                        f"e.g. Relu or Relu(), got {activation!r}")
+        raise TypeError(f"{name} must be a class or instance with forward() and "
+                        f"backward(), e.g. Relu or Relu(), got {activation!r}")
 
 
 # %% book/18_checks_and_seeds.ipynb 47
@@ -187,7 +214,8 @@ _unchecked_layer_init = Layer.__init__
 @patch(Layer)
 def __init__(self, input_size, output_size, activation=None, *, init="lecun", rng=None,
              seed=None, dtype=np.float32):
-    """Layer of chapter 2, with its arguments checked (TypeError or ValueError naming them)."""
+    """Layer of chapter 2, with its arguments checked (TypeError or ValueError naming
+    them)."""
     check_int(input_size, "input_size", 1)
     check_int(output_size, "output_size", 1)
     _check_activation(activation, "activation")
@@ -202,10 +230,12 @@ _unchecked_forward, _unchecked_backward = Layer.forward, Layer.backward
 
 @patch(Layer)
 def forward(self, x):
-    """Outputs for a batch x of shape (batch, input_size); TypeError or ValueError otherwise."""
+    """Outputs for a batch x of shape (batch, input_size); TypeError or ValueError
+    otherwise."""
     n_in = self.weights.shape[0]
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"x must be a NumPy array of shape (batch, {n_in}), got {type(x).__name__}")
+        raise TypeError(f"x must be a NumPy array of shape (batch, {n_in}), got "
+                        f"{type(x).__name__}")
     if x.ndim != 2 or x.shape[1] != n_in:
         raise ValueError(f"x must have shape (batch, {n_in}), got {x.shape}")
     return _unchecked_forward(self, x)
@@ -213,12 +243,31 @@ def forward(self, x):
 
 @patch(Layer)
 def backward(self, d_output, skip_activation=False):
-    """Layer.backward of chapter 2; RuntimeError before forward(), ValueError for a wrong shape."""
+    """Layer.backward of chapter 2; RuntimeError before forward(), ValueError for a
+    wrong shape."""
     if not hasattr(self, "input"):
-        raise RuntimeError("call forward() before backward(): the layer has no cached input")
+        raise RuntimeError("call forward() before backward(): the layer has no cached "
+                           "input")
     expected = (self.input.shape[0], self.weights.shape[1])
     if getattr(d_output, "shape", None) != expected:
         raise ValueError(f"d_output must have shape {expected} (batch, output_size), "
                          f"got {getattr(d_output, 'shape', type(d_output).__name__)}")
     return _unchecked_backward(self, d_output, skip_activation)
 del forward, backward   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 129
+_unchecked_init_std, _unchecked_as_activation = init_std, as_activation
+
+
+def init_std(name, n_in, n_out):
+    """init_std of chapter 2, with n_in and n_out integers >= 1."""
+    check_int(n_in, "n_in", 1)
+    check_int(n_out, "n_out", 1)
+    return _unchecked_init_std(name, n_in, n_out)
+
+
+def as_activation(activation):
+    """as_activation of chapter 2; TypeError unless it has forward() and backward()."""
+    _check_activation(activation, "activation")
+    return _unchecked_as_activation(activation)

@@ -21,7 +21,8 @@ __all__ = [
 
 # %% book/04_losses.ipynb 6
 class MeanSquaredErrorLoss:
-    """Mean squared error, for regression. Both methods take two arrays of one shape, (batch, outputs)."""
+    """Mean squared error, for regression. Both methods take two arrays of one shape,
+    (batch, outputs)."""
     @staticmethod
     def loss(y_pred, y_true):
         """The mean of (y_pred - y_true)^2 over every entry, as a Python float."""
@@ -30,34 +31,40 @@ class MeanSquaredErrorLoss:
 
     @staticmethod
     def grad(y_pred, y_true):
-        """dL/dy_pred = 2 (y_pred - y_true) / y_true.size, with the shape and dtype of y_pred."""
+        """dL/dy_pred = 2 (y_pred - y_true) / y_true.size, with the shape and dtype of
+        y_pred."""
         return 2 * (y_pred - y_true) / y_true.size
 
 
 # %% book/04_losses.ipynb 18
 def one_hot(y, num_classes):
-    """Integer labels, shape (n,), each in 0..num_classes-1 -> float64 one-hot rows (n, num_classes)."""
+    """Integer labels, shape (n,), each in 0..num_classes-1 -> float64 one-hot rows
+    (n, num_classes)."""
     return np.eye(num_classes)[y]
 
 
 # %% book/04_losses.ipynb 25
 class CrossEntropyLoss:
-    """Cross-entropy of probabilities y_pred (softmax rows) against one-hot rows y_true, shape (batch, classes)."""
+    """Cross-entropy of probabilities y_pred (softmax rows) against one-hot rows
+    y_true, shape (batch, classes)."""
     head = Softmax   # the activation its fused gradient logits_grad belongs to
     eps = 1e-12   # log(0) guard: one example's loss is capped at -log(1e-12) ~ 27.6
 
     @staticmethod
     def loss(y_pred, y_true):
-        """Minus the batch mean of sum_k y_true * log(y_pred), a float >= 0 (0.0, never -0.0, if perfect)."""
+        """Minus the batch mean of sum_k y_true * log(y_pred), a float >= 0 (0.0, never
+        -0.0, if perfect)."""
         log_p = np.log(y_pred.clip(CrossEntropyLoss.eps, 1.0))
-        return float(-(y_true * log_p).sum() / y_true.shape[0]) + 0.0   # + 0.0 turns -0.0 into 0.0
+        # + 0.0 turns -0.0 into 0.0
+        return float(-(y_true * log_p).sum() / y_true.shape[0]) + 0.0
 
 
 # %% book/04_losses.ipynb 30
 @patch(CrossEntropyLoss)
 @staticmethod
 def grad(y_pred, y_true):
-    """dL/dy_pred = -y_true / (N * y_pred), with y_pred clipped to [eps, 1] like in the loss."""
+    """dL/dy_pred = -y_true / (N * y_pred), with y_pred clipped to [eps, 1] like in the
+    loss."""
     return -y_true / (np.clip(y_pred, CrossEntropyLoss.eps, 1.0) * y_true.shape[0])
 del grad   # now a method: no stray module-level name
 
@@ -66,7 +73,8 @@ del grad   # now a method: no stray module-level name
 @patch(CrossEntropyLoss)
 @staticmethod
 def logits_grad(y_pred, y_true):
-    """dL/dz = (y_pred - y_true) / N for y_pred = softmax(z): exact even where y_pred underflows to 0."""
+    """dL/dz = (y_pred - y_true) / N for y_pred = softmax(z): exact even where y_pred
+    underflows to 0."""
     return (y_pred - y_true) / y_true.shape[0]
 del logits_grad   # now a method: no stray module-level name
 
@@ -144,7 +152,7 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 100
+# %% book/18_checks_and_seeds.ipynb 108
 def _check_real_array(a, name):
     """TypeError unless `a` is an ndarray of real numbers (bool, integer or float)."""
     if not isinstance(a, np.ndarray):
@@ -153,34 +161,40 @@ def _check_real_array(a, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
-# %% book/18_checks_and_seeds.ipynb 101
+# %% book/18_checks_and_seeds.ipynb 109
 def _shape_hint(y_pred, y_true):
-    """The usual cause of a y_pred/y_true shape mismatch, as text for the error ('' if unknown)."""
+    """The usual cause of a y_pred/y_true shape mismatch, as text for the error ('' if
+    unknown)."""
     if y_true.ndim != 1 or y_pred.ndim != 2:
         return ""
     if y_pred.shape[1] == 1:
         return "; for a single output column pass y_true.reshape(-1, 1)"
-    return f"; y_true looks like integer labels: pass one_hot(y_true, {y_pred.shape[1]})"
+    return ("; y_true looks like integer labels: "
+            f"pass one_hot(y_true, {y_pred.shape[1]})")
 
 
-# %% book/18_checks_and_seeds.ipynb 102
+# %% book/18_checks_and_seeds.ipynb 110
 def _check_pair(y_pred, y_true):
-    """Raise unless y_pred, y_true are real arrays of one shape and y_true is non-empty and finite."""
+    """Raise unless y_pred, y_true are real arrays of one shape and y_true is non-empty
+    and finite."""
     _check_real_array(y_pred, "y_pred")
     _check_real_array(y_true, "y_true")
     if y_true.size == 0:
-        raise ValueError(f"y_true is empty (shape {y_true.shape}): a loss needs at least one example")
+        raise ValueError(f"y_true is empty (shape {y_true.shape}): a loss needs at "
+                         "least one example")
     if not np.isfinite(y_true).all():
         bad = np.count_nonzero(~np.isfinite(y_true))
         raise ValueError(f"y_true holds {bad} NaN or inf value(s)")
     if y_pred.shape != y_true.shape:
-        raise ValueError(f"y_pred and y_true must have the same shape, got y_pred {y_pred.shape} "
-                         f"and y_true {y_true.shape}{_shape_hint(y_pred, y_true)}")
+        raise ValueError("y_pred and y_true must have the same shape, got y_pred "
+                         f"{y_pred.shape} and y_true "
+                         f"{y_true.shape}{_shape_hint(y_pred, y_true)}")
 
 
-# %% book/18_checks_and_seeds.ipynb 104
+# %% book/18_checks_and_seeds.ipynb 112
 def _checked(method):
-    """A static method that checks (y_pred, y_true) with _check_pair, then runs `method`."""
+    """A static method that checks (y_pred, y_true) with _check_pair, then runs
+    `method`."""
     @functools.wraps(method)
     def checked(y_pred, y_true):
         _check_pair(y_pred, y_true)
@@ -194,12 +208,37 @@ for _loss in (MeanSquaredErrorLoss, CrossEntropyLoss):
             setattr(_loss, _name, _checked(getattr(_loss, _name)))
 
 
-# %% book/18_checks_and_seeds.ipynb 105
+# %% book/18_checks_and_seeds.ipynb 114
+def _check_rows(y_true):
+    """ValueError unless y_true holds probability rows: >= 0, each row summing to 1."""
+    sums = y_true.sum(axis=-1, dtype=np.float64)
+    if y_true.min() < 0 or np.abs(sums - 1).max() > 1e-3:
+        raise ValueError(f"y_true must hold probability rows (values >= 0, each row "
+                         f"summing to 1, such as one_hot(labels, K)), got values from "
+                         f"{y_true.min():.4g} to {y_true.max():.4g} and row sums from "
+                         f"{sums.min():.4g} to {sums.max():.4g}")
+
+
+def _rows_checked(method):
+    """A static method that runs _check_pair and _check_rows, then `method`."""
+    @functools.wraps(method)
+    def checked(y_pred, y_true):
+        _check_pair(y_pred, y_true)
+        _check_rows(y_true)
+        return method(y_pred, y_true)
+    return staticmethod(checked)
+
+
+CrossEntropyLoss.loss = _rows_checked(CrossEntropyLoss.loss)   # every batch of train
+
+
+# %% book/18_checks_and_seeds.ipynb 116
 _unchecked_one_hot = one_hot
 
 
 def one_hot(y, num_classes):
-    """Integer labels, shape (n,), each in 0..num_classes-1 -> float64 one-hot rows (n, num_classes).
+    """Integer labels, shape (n,), each in 0..num_classes-1 -> float64 one-hot rows (n,
+    num_classes).
 
     ValueError (naming y) for anything else: floats, a 2-D array, labels out of range.
     """

@@ -17,103 +17,126 @@ __all__ = ['accuracy', 'confusion_matrix', 'most_confused']
 
 # %% book/06_training.ipynb 31
 def _true_classes(y_true, num_classes):
-    """Class indices from one-hot rows (n, num_classes) or integer labels (n,); ValueError otherwise."""
+    """Class indices from one-hot rows (n, num_classes) or integer labels (n,);
+    ValueError otherwise."""
     if y_true.ndim == 2:
         if y_true.shape[1] != num_classes:
-            raise ValueError(f"y_true must have {num_classes} columns, got shape {y_true.shape}")
+            raise ValueError(f"y_true must have {num_classes} columns, "
+                             f"got shape {y_true.shape}")
         return y_true.argmax(axis=1)
     if y_true.ndim == 1 and np.issubdtype(y_true.dtype, np.integer):
         return y_true
-    raise ValueError(f"y_true must be one-hot (n, {num_classes}) or integer labels (n,), "
-                     f"got shape {y_true.shape} and dtype {y_true.dtype}")
+    raise ValueError(f"y_true must be one-hot (n, {num_classes}) or integer labels "
+                     f"(n,), got shape {y_true.shape} and dtype {y_true.dtype}")
 
 
 # %% book/06_training.ipynb 32
 def accuracy(model, X, y_true):
     """Fraction of rows of X whose predicted class is the true class, a float in [0, 1].
 
-    y_true: one-hot rows (n, classes) or integer labels (n,). A model with one output (a Sigmoid
-    head) is a binary classifier predicting 1 where its output is >= 0.5; y_true then holds 0/1 as
-    (n,) or (n, 1). ValueError for mismatched rows or labels; FloatingPointError for NaN outputs.
+    y_true: one-hot rows (n, classes) or integer labels (n,). A model with one output
+    (a Sigmoid head) is a binary classifier predicting 1 where its output is >= 0.5;
+    y_true then holds 0/1 as (n,) or (n, 1). ValueError for mismatched rows or labels;
+    FloatingPointError for NaN outputs.
     """
     probs = model.predict(X)
     if not np.isfinite(probs).all():
-        raise FloatingPointError("the model's outputs hold NaN or inf (diverged weights?): "
-                                 "no accuracy to report")
+        raise FloatingPointError("the model's outputs hold NaN or inf "
+                                 "(diverged weights?): no accuracy to report")
     if len(y_true) != len(probs):
         raise ValueError(f"X has {len(probs)} rows but y_true has {len(y_true)}")
     if probs.shape[1] > 1:
-        return float(np.mean(probs.argmax(axis=1) == _true_classes(y_true, probs.shape[1])))
+        truth = _true_classes(y_true, probs.shape[1])
+        return float(np.mean(probs.argmax(axis=1) == truth))
     labels = y_true.reshape(-1)
-    if y_true.ndim > 2 or labels.size != len(probs) or not np.isin(labels, (0, 1)).all():
-        raise ValueError(f"a model with one output is a binary classifier: y_true must hold 0/1 "
+    if (y_true.ndim > 2 or labels.size != len(probs)
+            or not np.isin(labels, (0, 1)).all()):
+        raise ValueError(f"a model with one output is a binary classifier: "
+                         f"y_true must hold 0/1 "
                          f"with shape (n,) or (n, 1), got shape {y_true.shape}")
     return float(np.mean((probs[:, 0] >= 0.5) == labels))
 
 
 # %% book/08_mnist.ipynb 42
 def confusion_matrix(y_true, y_pred, num_classes):
-    """C[i, j] = how many examples of class i were predicted as class j; int64, (num_classes, num_classes).
+    """C[i, j] = how many examples of class i were predicted as class j; int64,
+    (num_classes, num_classes).
 
-    y_true, y_pred: 1-D integer label arrays of one length, labels in 0..num_classes-1 (else ValueError)."""
+    y_true, y_pred: 1-D integer label arrays of one length, labels in
+    0..num_classes-1 (else ValueError)."""
     num_classes = check_int(num_classes, "num_classes", 1)
     check_labels(y_true, "y_true", num_classes)
     check_labels(y_pred, "y_pred", num_classes)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have the same length, got {y_true.shape} and {y_pred.shape}")
-    flat = y_true.astype(np.int64) * num_classes + y_pred
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+        raise ValueError(f"y_true and y_pred must have the same length, "
+                         f"got {y_true.shape} and {y_pred.shape}")
+    flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)   # any ints
+    counts = np.bincount(flat, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
 
 
-# %% book/08_mnist.ipynb 46
+# %% book/08_mnist.ipynb 47
 def _check_counts(cm):
-    """TypeError unless cm is a square 2-D integer array; ValueError if a count is negative."""
+    """TypeError unless cm is a square 2-D integer array; ValueError if a count is
+    negative."""
     if not isinstance(cm, np.ndarray) or cm.ndim != 2 or cm.shape[0] != cm.shape[1] \
             or not np.issubdtype(cm.dtype, np.integer):
-        raise TypeError(f"cm must be a square 2-D integer array (from confusion_matrix), got {type(cm).__name__} "
-                        f"with shape {getattr(cm, 'shape', None)} and dtype {getattr(cm, 'dtype', None)}")
+        raise TypeError(f"cm must be a square 2-D integer array (from "
+                        f"confusion_matrix), got {type(cm).__name__} with shape "
+                        f"{getattr(cm, 'shape', None)} and dtype "
+                        f"{getattr(cm, 'dtype', None)}")
     if cm.size and cm.min() < 0:
         raise ValueError(f"cm must hold counts (>= 0), got a minimum of {cm.min()}")
 
 
-# %% book/08_mnist.ipynb 49
+# %% book/08_mnist.ipynb 50
 def _candidate_cells(n, either_way):
-    """(rows, cols) of the cells most_confused ranks: above the diagonal, or every off-diagonal cell."""
+    """(rows, cols) of the cells most_confused ranks: above the diagonal, or every
+    off-diagonal cell."""
     return np.triu_indices(n, 1) if either_way else np.nonzero(~np.eye(n, dtype=bool))
 
 
-# %% book/08_mnist.ipynb 52
+# %% book/08_mnist.ipynb 53
 def most_confused(cm, k=5, *, either_way=False):
-    """The k largest off-diagonal counts of cm as (true, predicted, count), largest first, zeros left out.
+    """The k largest off-diagonal counts of cm as (true, predicted, count), largest
+    first, zeros left out.
 
-    either_way=True adds C[i, j] + C[j, i] and returns pairs (i, j, count) with i < j."""
+    either_way=True adds C[i, j] + C[j, i] and returns pairs (i, j, count) with
+    i < j."""
     _check_counts(cm)
     k = check_int(k, "k", 1)
+    cm = cm.astype(np.int64)   # unsigned: -values and cm + cm.T must not wrap around
     counts = cm + cm.T if either_way else cm
     rows, cols = _candidate_cells(cm.shape[0], either_way)
     values = counts[rows, cols]
     order = np.argsort(-values, kind="stable")[:k]
-    return [(int(rows[i]), int(cols[i]), int(values[i])) for i in order if values[i] > 0]
+    return [(int(rows[i]), int(cols[i]),
+             int(values[i])) for i in order if values[i] > 0]
 
 
-# %% book/18_checks_and_seeds.ipynb 108
+# %% book/18_checks_and_seeds.ipynb 119
 _unchecked_accuracy = accuracy
 
 
 def accuracy(model, X, y_true):
-    """accuracy() of chapter 6 with X and y_true checked (TypeError or ValueError naming them)."""
+    """accuracy() of chapter 6 with X and y_true checked (TypeError or ValueError naming
+    them)."""
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"model must have a predict() method (a Sequential or "
+                        f"NeuralNetwork), got {type(model).__name__}")
     if isinstance(model, Sequential):
         _check_input(model, X, "X")
     check_array(y_true, "y_true", n_rows=len(X) if isinstance(X, np.ndarray) else None)
     return _unchecked_accuracy(model, X, y_true)
 
 
-# %% book/18_checks_and_seeds.ipynb 110
+# %% book/18_checks_and_seeds.ipynb 121
 _unchecked_true_classes = _true_classes
 
 
 def _true_classes(y_true, num_classes):
-    """_true_classes of chapter 6, with integer labels checked (ValueError naming y_true)."""
+    """_true_classes of chapter 6, with integer labels checked (ValueError naming
+    y_true)."""
     if y_true.ndim == 1 and np.issubdtype(y_true.dtype, np.integer):
         check_labels(y_true, "y_true", num_classes)
     return _unchecked_true_classes(y_true, num_classes)

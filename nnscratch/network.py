@@ -147,14 +147,16 @@ _network_init = NeuralNetwork.__init__   # chapter 5's constructor, extended bel
 def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
              head_activation=None, hidden_activation=Relu, *, init="lecun", dropout=0.0,
              seed=None, rng=None, dtype=np.float32):
-    """NeuralNetwork of chapter 5; dropout=q puts a Dropout(q) after each hidden activation."""
+    """NeuralNetwork of chapter 5; dropout=q puts a Dropout(q) after each hidden
+    activation."""
     rng = make_rng(rng, seed)
     _network_init(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
                   head_activation, hidden_activation, init=init, rng=rng, dtype=dtype)
     if check_fraction(dropout, "dropout") > 0:
         masks = rng.spawn(1)[0]           # its own stream: the weights stay the same
         layers = []
-        for layer in self.layers:         # a Dropout before every dense layer but the first
+        # a Dropout before every dense layer but the first
+        for layer in self.layers:
             if isinstance(layer, Layer) and layers:
                 layers.append(Dropout(dropout, rng=masks))
             layers.append(layer)
@@ -169,15 +171,17 @@ _unchecked_network_init = NeuralNetwork.__init__
 @patch(NeuralNetwork)
 def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
              head_activation=None, hidden_activation=Relu, **options):
-    """NeuralNetwork with its sizes and activations checked by name (see its class docstring)."""
+    """NeuralNetwork with its sizes and activations checked by name (see its class
+    docstring)."""
     check_int(input_size, "input_size", 1)
     check_int(output_size, "output_size", 1)
     check_int(hidden_layer_size, "hidden_layer_size", 1)
     check_int(num_hidden_layers, "num_hidden_layers", 0)
     _check_activation(hidden_activation, "hidden_activation")
     _check_activation(head_activation, "head_activation")
-    _unchecked_network_init(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
-                            head_activation, hidden_activation, **options)
+    _unchecked_network_init(self, input_size, output_size, hidden_layer_size,
+                            num_hidden_layers, head_activation, hidden_activation,
+                            **options)
 del __init__   # now a method: no stray module-level name
 
 
@@ -186,22 +190,72 @@ _unchecked_predict = Sequential.predict
 
 
 def _check_input(model, X, name):
-    """X checked for model (shape for a dense first layer, finite, fits the dtype); returns X."""
+    """X checked for model (shape for a dense first layer, finite, fits the dtype);
+    returns X."""
     first = model.layers[0] if model.layers else None
     if isinstance(first, Layer):
         check_array(X, name, ndim=2, n_cols=first.weights.shape[0])
     else:
         check_array(X, name)
     limit = np.finfo(model.dtype).max
-    if X.dtype.kind == "f" and X.dtype.itemsize > model.dtype.itemsize and np.abs(X).max() > limit:
-        raise ValueError(f"{name} holds values beyond {limit:.3g}, the largest {model.dtype} "
-                         f"number: they would become inf; scale the data first")
+    wider = X.dtype.kind == "f" and X.dtype.itemsize > model.dtype.itemsize
+    if wider and max(X.max(), -X.min()) > limit:
+        raise ValueError(f"{name} holds values beyond {limit:.3g}, the largest "
+                         f"{model.dtype} number: they would become inf; scale the data "
+                         "first")
     return X
 
 
 @patch(Sequential)
 def predict(self, X, batch_size=2048):
-    """The outputs for X, computed in batches of rows with training off; X is checked first."""
+    """The outputs for X, computed in batches of rows with training off; X is checked
+    first."""
     check_int(batch_size, "batch_size", 1)
     return _unchecked_predict(self, _check_input(self, X, "X"), batch_size)
 del predict   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 130
+_unchecked_layer_sizes = layer_sizes
+
+
+def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
+    """layer_sizes of chapter 5, with every argument an integer of the right size."""
+    for value, name, least in ((input_size, "input_size", 1),
+                               (output_size, "output_size", 1),
+                               (hidden_layer_size, "hidden_layer_size", 1),
+                               (num_hidden_layers, "num_hidden_layers", 0)):
+        check_int(value, name, least)
+    return _unchecked_layer_sizes(input_size, output_size, hidden_layer_size,
+                                  num_hidden_layers)
+
+
+# %% book/18_checks_and_seeds.ipynb 133
+_unchecked_sequential_init = Sequential.__init__
+
+
+def _check_layers(layers):
+    """TypeError unless each layer has forward() and backward(); ValueError for an object
+    at two positions (its second forward would overwrite what the first one cached)."""
+    seen = {}
+    for k, layer in enumerate(layers):
+        if id(layer) in seen:
+            raise ValueError(f"layer {k} is the same object as layer {seen[id(layer)]} "
+                             f"({type(layer).__name__}): give each position its own "
+                             f"instance")
+        seen[id(layer)] = k
+        methods = (getattr(layer, "forward", None), getattr(layer, "backward", None))
+        if isinstance(layer, type) or not all(callable(m) for m in methods):
+            hint = (f": pass an instance, {layer.__name__}()"
+                    if isinstance(layer, type) else "")
+            raise TypeError(f"layer {k} must be an object with forward() and "
+                            f"backward(), such as Layer(2, 3) or Relu(), got "
+                            f"{layer!r}{hint}")
+
+
+@patch(Sequential)
+def __init__(self, *layers):
+    """Sequential of chapter 5; TypeError or ValueError for a layer that cannot be one."""
+    _check_layers(layers)
+    _unchecked_sequential_init(self, *layers)
+del __init__   # now a method: no stray module-level name

@@ -24,8 +24,9 @@ __all__ = ['SGD', 'Momentum', 'Adam']
 class SGD:
     """Stochastic gradient descent: param <- param - learning_rate * grad, in place.
 
-    parameters: (parameter, gradient) array pairs such as model.parameters(); the optimizer keeps
-    these very arrays, so gradients must be written into them in place. learning_rate: a number > 0.
+    parameters: (parameter, gradient) array pairs such as model.parameters(); the
+    optimizer keeps these very arrays, so gradients must be written into them in place.
+    learning_rate: a number > 0.
     """
     def __init__(self, parameters, learning_rate):
         self.parameters = list(parameters)
@@ -116,7 +117,8 @@ _sgd_init = SGD.__init__   # chapter 6's constructor, extended below
 
 @patch(SGD)
 def __init__(self, parameters, learning_rate, weight_decay=0.0):
-    """SGD as in chapter 6; weight_decay >= 0 adds weight_decay * param to each weight's gradient."""
+    """SGD as in chapter 6; weight_decay >= 0 adds weight_decay * param to each
+    weight's gradient."""
     _sgd_init(self, parameters, learning_rate)
     self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
 del __init__   # now a method: no stray module-level name
@@ -125,76 +127,84 @@ del __init__   # now a method: no stray module-level name
 # %% book/12_regularisation.ipynb 23
 @patch(SGD)
 def step(self):
-    """Move every parameter one step against its gradient, plus weight decay on the weights."""
+    """Move every parameter one step against its gradient, plus weight decay on the
+    weights."""
     for pair in self.parameters:
         param, grad = pair
         if self.weight_decay and is_weight(pair):
-            grad = grad + self.weight_decay * param     # gradient of (weight_decay / 2) * ||param||^2
+            # gradient of (weight_decay / 2) * ||param||^2
+            grad = grad + self.weight_decay * param
         param -= self.learning_rate * grad
 del step   # now a method: no stray module-level name
 
 
 # %% book/18_checks_and_seeds.ipynb 56
 def _check_parameters(parameters):
-    """The (parameter, gradient) pairs as a list; TypeError for a model or anything else."""
+    """The (parameter, gradient) pairs as a list; TypeError for a model or the like."""
     if callable(getattr(parameters, "parameters", None)):
-        raise TypeError(f"parameters must be (parameter, gradient) pairs: pass "
-                        f"model.parameters(), not the {type(parameters).__name__} itself")
+        raise TypeError(f"parameters must be (parameter, gradient) pairs: pass model."
+                        f"parameters(), not the {type(parameters).__name__} itself")
     if isinstance(parameters, (np.ndarray, str)) or not hasattr(parameters, "__iter__"):
-        raise TypeError(f"parameters must be a list of (parameter, gradient) pairs such as "
-                        f"model.parameters(), got {type(parameters).__name__}")
+        raise TypeError(f"parameters must be a list of (parameter, gradient) pairs "
+                        f"such as model.parameters(), got {type(parameters).__name__}")
     pairs = list(parameters)
     for k, pair in enumerate(pairs):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
                 isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)):
-            raise TypeError(f"parameters[{k}] must be a (parameter, gradient) pair of float "
-                            f"arrays, got {type(pair).__name__}")
+            raise TypeError(f"parameters[{k}] must be a (parameter, gradient) pair of "
+                            f"float arrays, got {type(pair).__name__}")
         if pair[0].shape != pair[1].shape:
-            raise ValueError(f"parameters[{k}]: the gradient has shape {pair[1].shape}, the "
-                             f"parameter {pair[0].shape}")
+            raise ValueError(f"parameters[{k}]: the gradient has shape "
+                             f"{pair[1].shape}, the parameter {pair[0].shape}")
     return pairs
 
 
-# %% book/18_checks_and_seeds.ipynb 58
+# %% book/18_checks_and_seeds.ipynb 59
 def _check_decay_rate(optimizer):
-    """ValueError if learning_rate * weight_decay >= 1 (each step would flip the weights' sign)."""
+    """ValueError if learning_rate * weight_decay >= 1 (each step flips the sign)."""
     rate = getattr(optimizer, "learning_rate", 0)
     decay = getattr(optimizer, "weight_decay", 0)
-    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (rate, decay))
-    if numeric and rate * decay >= 1:
-        raise ValueError(f"weight_decay={decay} with learning_rate={rate}: each step multiplies "
-                         f"the weights by 1 - learning_rate * weight_decay = {1 - rate * decay:.3g}"
-                         f" <= 0, flipping their sign; use a weight_decay below {1 / rate:.3g}")
+    real = all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+               for v in (rate, decay))
+    if real and rate * decay >= 1:
+        raise ValueError(f"weight_decay={decay} with learning_rate={rate}: each step "
+                         f"multiplies the weights by 1 - learning_rate * weight_decay "
+                         f"= {1 - rate * decay:.3g} <= 0, flipping their sign; use a "
+                         f"weight_decay below {1 / rate:.3g}")
 
 
-# %% book/18_checks_and_seeds.ipynb 59
+# %% book/18_checks_and_seeds.ipynb 61
 _unchecked_sgd_init = SGD.__init__
 
 
 @patch(SGD)
 def __init__(self, parameters, learning_rate, weight_decay=0.0):
-    """SGD with its arguments checked: pairs, a finite learning_rate > 0, a decay that fits it."""
+    """SGD with its arguments checked: pairs, a learning_rate > 0, a decay to fit."""
     learning_rate = check_positive_float(learning_rate, "learning_rate")
-    _unchecked_sgd_init(self, _check_parameters(parameters), learning_rate, weight_decay)
+    pairs = _check_parameters(parameters)
+    _unchecked_sgd_init(self, pairs, learning_rate, weight_decay)
     _check_decay_rate(self)
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 60
+# %% book/18_checks_and_seeds.ipynb 62
 _unchecked_momentum_init, _unchecked_adam_init = Momentum.__init__, Adam.__init__
 
 
 @patch(Momentum)
 def __init__(self, parameters, learning_rate, momentum=0.9):
     """Momentum of chapter 10, with `parameters` checked too."""
-    _unchecked_momentum_init(self, _check_parameters(parameters), learning_rate, momentum)
+    pairs = _check_parameters(parameters)
+    _unchecked_momentum_init(self, pairs, learning_rate, momentum)
+del __init__   # now a method: no stray module-level name
 
 
+# %% book/18_checks_and_seeds.ipynb 63
 @patch(Adam)
 def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
              weight_decay=0.0):
-    """Adam of chapter 10, with `parameters` and learning_rate * weight_decay < 1 checked."""
-    _unchecked_adam_init(self, _check_parameters(parameters), learning_rate, beta1, beta2,
-                         eps, weight_decay)
+    """Adam of chapter 10, with `parameters` and the decay checked too."""
+    pairs = _check_parameters(parameters)
+    _unchecked_adam_init(self, pairs, learning_rate, beta1, beta2, eps, weight_decay)
     _check_decay_rate(self)
 del __init__   # now a method: no stray module-level name

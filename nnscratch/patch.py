@@ -11,12 +11,15 @@ __all__ = ['patch']
 
 # %% book/02_layers.ipynb 28
 def patch(cls):
-    """Decorator: add the function below it to `cls` as a method (staticmethod, classmethod too).
+    """Decorator: add the function below it to `cls` as a method (staticmethod,
+    classmethod too).
 
-    Like nbdev's patch_to, it sets the function's __qualname__ to "Cls.name"; returns it unchanged.
+    Like nbdev's patch_to, it sets the function's __qualname__ to "Cls.name"; returns it
+    unchanged.
     """
     def add(method):
-        function = getattr(method, "__func__", method)   # a staticmethod wraps its function
+        # a staticmethod wraps its function
+        function = getattr(method, "__func__", method)
         function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
         if method is not function:
             method.__qualname__ = function.__qualname__

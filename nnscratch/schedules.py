@@ -16,6 +16,7 @@ from nnscratch.validation import (
     check_int, check_non_negative_float, check_positive_float, make_rng, check_fraction,
 )
 import copy
+from nnscratch.patch import patch
 
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
@@ -112,13 +113,15 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     """Learning rate range test: one training step per random batch, at rates rising geometrically.
 
     The rates go from start to stop in `steps` steps; the test stops early once the loss explodes. Returns
-    (learning rates, batch losses), arrays of the same length. The model's parameters and the optimizer's
-    learning_rate are restored at the end (not its other state), and model.training too. seed= or rng= picks batches.
+    (learning rates, batch losses), arrays of the same length. The model's parameters (and layer buffers) and the
+    optimizer's learning_rate are restored at the end (not its other state), and model.training too. seed= or rng= picks batches.
     """
     X, y = _check_data(model, X, y, "X", "y")
     rates, rng = _range_rates(start, stop, steps), make_rng(rng, seed)
     batch_size = min(check_int(batch_size, "batch_size", 1), len(X))
-    saved, saved_rate, losses = [param.copy() for param, _ in model.parameters()], optimizer.learning_rate, []
+    arrays = [param for param, _ in model.parameters()] + [
+        array for layer in model.layers for array in getattr(layer, "buffers", list)()]
+    saved, saved_rate, losses = [array.copy() for array in arrays], optimizer.learning_rate, []
     saved_mode, model.training = getattr(model, "training", False), True      # train as train() does (dropout on)
     try:
         with np.errstate(over="ignore", invalid="ignore"):       # the last steps may overflow: expected
@@ -129,36 +132,38 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
                 if _exploded(losses):
                     break
     finally:
-        for (param, _), copy in zip(model.parameters(), saved):
-            param[...] = copy
+        for array, copy in zip(arrays, saved):        # weights, and layer buffers such as
+            array[...] = copy                          # batch normalisation's statistics
         optimizer.learning_rate, model.training = saved_rate, saved_mode
     return rates[:len(losses)], np.array(losses)
 
 
-# %% book/18_checks_and_seeds.ipynb 114
+# %% book/18_checks_and_seeds.ipynb 141
 _unchecked_smooth_losses = smooth_losses
 
 
 def smooth_losses(losses, beta=0.9):
-    """smooth_losses of chapter 10 with beta in [0, 1) and losses a 1-D sequence of numbers."""
+    """smooth_losses of chapter 10, with beta in [0, 1) and losses 1-D numbers."""
     beta = check_fraction(beta, "beta")
     try:
-        values = np.asarray(losses if isinstance(losses, np.ndarray) else list(losses), float)
+        values = np.asarray(losses if isinstance(losses, np.ndarray) else list(losses),
+                            float)
     except (TypeError, ValueError):
-        raise TypeError(f"losses must be a sequence of numbers, got {type(losses).__name__}") \
-            from None
+        raise TypeError(f"losses must be a sequence of numbers, got "
+                        f"{type(losses).__name__}") from None
     if values.ndim != 1:
-        raise ValueError(f"losses must be 1-D, one loss per step, got shape {values.shape}")
+        raise ValueError(f"losses must be 1-D, one loss per step, got shape "
+                         f"{values.shape}")
     return _unchecked_smooth_losses(values, beta)
 
 
-# %% book/18_checks_and_seeds.ipynb 116
+# %% book/18_checks_and_seeds.ipynb 144
 _unchecked_lr_range_test = lr_range_test
 
 
 def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100,
                   batch_size=64, *, seed=None, rng=None):
-    """lr_range_test of chapter 10; afterwards the optimizer's whole state is as before."""
+    """lr_range_test of chapter 10; afterwards the optimizer's state is as before."""
     X, y = _check_data(model, X, y, "X", "y")
     _check_head(model, loss_fn, y.shape[1])
     _check_owner(model, optimizer)
@@ -166,7 +171,24 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     state = {k: v for k, v in vars(optimizer).items() if k != "parameters"}
     saved = copy.deepcopy(state, shared)
     try:
-        return _unchecked_lr_range_test(model, X, y, loss_fn, optimizer, start, stop, steps,
-                                        batch_size, seed=seed, rng=rng)
+        return _unchecked_lr_range_test(model, X, y, loss_fn, optimizer, start, stop,
+                                        steps, batch_size, seed=seed, rng=rng)
     finally:
         vars(optimizer).update(saved)
+
+
+# %% book/18_checks_and_seeds.ipynb 147
+_unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__call__
+
+
+@patch(StepDecay)
+def __call__(self, epoch, train_losses=None, eval_losses=None):
+    """StepDecay of chapter 10, with epoch an integer >= 0."""
+    return _unchecked_step_decay(self, check_int(epoch, "epoch", 0))
+
+
+@patch(CosineSchedule)
+def __call__(self, epoch, train_losses=None, eval_losses=None):
+    """CosineSchedule of chapter 10, with epoch an integer >= 0."""
+    return _unchecked_cosine(self, check_int(epoch, "epoch", 0))
+del __call__   # now a method: no stray module-level name

@@ -398,11 +398,11 @@ def _check_entries(entries, header, arrays, needed, path):
 
 
 # %% book/21_save_and_load.ipynb 30
-def _read_arrays(archive, entries, shapes, dtype, path, renames={}):
+def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     """{key: array} for each key of `shapes`, read from entry renames.get(key, key)."""
     values = {}
     for key, shape in shapes.items():
-        entry = renames.get(key, key)
+        entry = (renames or {}).get(key, key)
         values[key] = _read_array(archive, entries[entry], path, shape, dtype)
         if not np.isfinite(values[key]).all():
             raise ValueError(f"{path}: {entry} holds NaN or inf")
@@ -490,7 +490,8 @@ def load(cls, path):
             names = [renames.get(key, key) for key in shapes]
             _check_entries(entries, header, names, needed, path)
             values = _read_arrays(archive, entries, shapes, dtype, path, renames)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError,
+            NotImplementedError) as error:                  # zipfile's own refusals
         raise ValueError(f"{path} is not a readable .npz archive (truncated or "
                          f"damaged?): {error}") from error
     return _assemble(cls, arch, _build_layers(layers, values, dtype, path), path)
@@ -665,7 +666,8 @@ def load_checkpoint(path):
             built = _build_layers(layers, values, dtype, path)
             model = _assemble(Sequential, arch, built, path)
             optimizer = _build_optimizer(kind, state, model, archive, entries, path)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError,
+            NotImplementedError) as error:                  # zipfile's own refusals
         raise ValueError(f"{path} is not a readable .npz archive (truncated or "
                          f"damaged?): {error}") from error
     return model, optimizer

@@ -28,6 +28,7 @@ _base = require("sklearn.base", "sklearn")  # if missing: ImportError with the p
 _split = require("sklearn.model_selection", "sklearn").train_test_split
 _multiclass = require("sklearn.utils.multiclass", "sklearn")
 _validation = require("sklearn.utils.validation", "sklearn")
+_threadpool_limits = require("threadpoolctl", "sklearn").threadpool_limits
 
 
 # %% book/13_hyperparameter_search.ipynb 7
@@ -46,8 +47,10 @@ def _check_choice(value, name, choices):
 
 # %% book/13_hyperparameter_search.ipynb 10
 def _hidden_sizes(value):
-    """hidden_layer_sizes as a tuple of ints >= 1, from an int, a tuple or a list."""
+    """hidden_layer_sizes as a tuple of ints >= 1, from an int or a sequence of ints."""
     sizes = (value,) if isinstance(value, (int, np.integer)) else value
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+        sizes = sizes.tolist()
     if not isinstance(sizes, (tuple, list)):
         raise TypeError(f"hidden_layer_sizes must be a tuple of integers such as "
                         f"(100,) or (64, 32), got {value!r} of type "
@@ -128,7 +131,19 @@ class _Plateau:
 
 # %% book/13_hyperparameter_search.ipynb 28
 class _NetworkEstimator(_base.BaseEstimator):
-    """What NeuralNetworkClassifier and NeuralNetworkRegressor share."""
+    """What NeuralNetworkClassifier and NeuralNetworkRegressor share.
+
+    hidden_layer_sizes: the hidden widths, e.g. (100,) or (64, 32); () for none.
+    activation: "relu", "tanh" or "logistic". optimizer: "adam", "sgd" or "momentum".
+    alpha >= 0: weight decay (decoupled for Adam, added to the gradient otherwise).
+    batch_size: "auto" (min(200, n)) or an int. learning_rate_init: the learning rate.
+    max_iter: the most epochs. Training stops sooner once the training loss has improved
+    by less than tol for n_iter_no_change epochs or, with early_stopping, once the loss
+    on a held-out validation_fraction of the rows has not improved for n_iter_no_change
+    epochs (then the best epoch's weights are kept). dropout: the rate after each
+    hidden activation. init: "lecun", "xavier" or "he". random_state: None, an int,
+    a RandomState or a Generator. Checked by fit: TypeError or ValueError naming them.
+    """
     _head, _loss = None, MeanSquaredErrorLoss    # linear outputs: the regressor's
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
@@ -170,6 +185,7 @@ del __getstate__   # now a method: no stray module-level name
 # %% book/13_hyperparameter_search.ipynb 33
 @patch(_NetworkEstimator)
 def __setstate__(self, state):
+    """Restore a pickled state, linking the optimizer to the network's arrays again."""
     _base.BaseEstimator.__setstate__(self, state)
     if "_optimizer" in state:
         _inner(self._optimizer).parameters = self.network_.parameters()
@@ -190,10 +206,13 @@ def _check_params(self):
             raise TypeError(f"batch_size must be 'auto' or an integer >= 1, "
                             f"got {batch!r}")
         check_int(batch, "batch_size", 1)
-    check_positive_float(self.learning_rate_init, "learning_rate_init")
+    rate = check_positive_float(self.learning_rate_init, "learning_rate_init")
+    if check_non_negative_float(self.alpha, "alpha") * rate >= 1:
+        raise ValueError(f"alpha={self.alpha} with learning_rate_init={rate}: each "
+                         f"step would multiply the weights by 1 - learning_rate_init * "
+                         f"alpha <= 0; use a smaller alpha")
     check_int(self.max_iter, "max_iter", 1)
     check_int(self.n_iter_no_change, "n_iter_no_change", 1)
-    check_non_negative_float(self.alpha, "alpha")
     check_non_negative_float(self.tol, "tol")
     check_fraction(self.dropout, "dropout")
     if not isinstance(self.early_stopping, (bool, np.bool_)):
@@ -237,10 +256,11 @@ def _run(self, X, Y, epochs, stratify=None, stop=True):
     batch = 200 if self.batch_size == "auto" else self.batch_size
     plateau = stop and not patience
     on_epoch = _Plateau(self.tol, self.n_iter_no_change) if plateau else None
-    losses, val_losses = train(
-        self.network_, X, Y, self._loss, epochs, min(batch, len(X)), bar=False,
-        rng=self._rng, optimizer=self._optimizer, X_test=X_val, y_test=Y_val,
-        patience=patience, on_epoch=on_epoch)
+    with _threadpool_limits(limits=1, user_api="blas"):     # small batches: 1 thread
+        losses, val_losses = train(
+            self.network_, X, Y, self._loss, epochs, min(batch, len(X)), bar=False,
+            rng=self._rng, optimizer=self._optimizer, X_test=X_val, y_test=Y_val,
+            patience=patience, on_epoch=on_epoch)
     self.n_iter_ += len(losses)
     self.loss_curve_ = self.loss_curve_ + losses
     if patience:
@@ -253,7 +273,7 @@ def _check_classes(classes):
     """ValueError unless there are at least two classes to tell apart."""
     if len(classes) < 2:
         raise ValueError(f"a classifier needs at least 2 classes in y, got 1 class: "
-                         f"{classes[0]!r}")
+                         f"{classes.tolist()}")
     return classes
 
 
@@ -317,18 +337,18 @@ def partial_fit(self, X, y, classes=None):
         self._start(X.shape[1], len(self.classes_))
     elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
         raise ValueError(f"classes={classes!r} differs from the first call's "
-                         f"{self.classes_!r}")
+                         f"{self.classes_.tolist()}")
     unknown = np.setdiff1d(y, self.classes_)
     if unknown.size:
-        raise ValueError(f"y holds labels not in classes_ {self.classes_!r}: "
-                         f"{unknown!r}")
+        raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()}: "
+                         f"{unknown.tolist()}")
     labels = np.searchsorted(self.classes_, y)
     self._run(X, one_hot(labels, len(self.classes_)), 1, stop=False)
     return self
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 61
+# %% book/13_hyperparameter_search.ipynb 63
 class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
     """A scikit-learn regressor trained by nnscratch: a network with linear outputs,
     the squared error, standardised targets.
@@ -346,7 +366,7 @@ class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
         return tags
 
 
-# %% book/13_hyperparameter_search.ipynb 63
+# %% book/13_hyperparameter_search.ipynb 65
 @patch(NeuralNetworkRegressor)
 def _targets(self, X, y, first):
     """Checked X, and y as standardised 2-D targets; the first call sets the scale."""
@@ -364,7 +384,7 @@ def _targets(self, X, y, first):
 del _targets   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 64
+# %% book/13_hyperparameter_search.ipynb 66
 @patch(NeuralNetworkRegressor)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and y: (n,) or (n, k)."""
@@ -375,7 +395,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 65
+# %% book/13_hyperparameter_search.ipynb 67
 @patch(NeuralNetworkRegressor)
 def partial_fit(self, X, y):
     """One epoch on (X, y), continuing the current network; the first call (before any
@@ -389,7 +409,7 @@ def partial_fit(self, X, y):
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 66
+# %% book/13_hyperparameter_search.ipynb 68
 @patch(NeuralNetworkRegressor)
 def predict(self, X):
     """Predicted targets in y's units: shape (n,) for one target column, else (n, k)."""

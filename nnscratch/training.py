@@ -13,26 +13,31 @@ import numpy as np
 from tqdm.auto import tqdm
 from nnscratch.optim import SGD, _check_decay_rate
 from nnscratch.validation import make_rng, check_array, check_int, all_finite
-from nnscratch.network import _check_input
+from nnscratch.network import _check_input, _check_layers
 from nnscratch.activations import Sigmoid, Softmax
 from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
+import warnings
 
 __all__ = ['train']
 
 
 # %% book/06_training.ipynb 15
 def _uses_fused_gradient(model, loss_fn):
-    """True if the loss's logits_grad applies: the model ends with the activation the loss names."""
+    """True if the loss's logits_grad applies: the model ends with the activation the
+    loss names."""
     head = model.layers[-1]
-    if isinstance(head, Layer):          # seed style: the activation sits inside the dense layer
+    # seed style: the activation sits inside the dense layer
+    if isinstance(head, Layer):
         head = head.activation
     fused_head = getattr(loss_fn, "head", None)
-    return fused_head is not None and isinstance(head, fused_head) and hasattr(loss_fn, "logits_grad")
+    return (fused_head is not None and isinstance(head, fused_head)
+            and hasattr(loss_fn, "logits_grad"))
 
 
 # %% book/06_training.ipynb 18
 def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
-    """One pass over the rows of (X, y) in `order`, one optimizer step per batch; the mean batch loss."""
+    """One pass over the rows of (X, y) in `order`, one optimizer step per batch; the
+    mean batch loss."""
     fused = _uses_fused_gradient(model, loss_fn)
     grad_fn = loss_fn.logits_grad if fused else loss_fn.grad
     losses = []
@@ -41,33 +46,41 @@ def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
         xb, yb = X[rows], y[rows]
         y_pred = model.forward(xb)
         losses.append(loss_fn.loss(y_pred, yb))
-        model.backward(grad_fn(y_pred, yb), grad_is_logits=fused)   # layers compute gradients...
-        optimizer.step()                                             # ...the optimizer updates
+        # layers compute gradients...
+        model.backward(grad_fn(y_pred, yb), grad_is_logits=fused)
+        # ...the optimizer updates
+        optimizer.step()
     return float(np.mean(losses))
 
 
 # %% book/06_training.ipynb 22
 def _check_finite(loss, epoch, optimizer):
-    """Return `loss`; FloatingPointError naming the epoch and the learning rate if it is NaN or inf."""
+    """Return `loss`; FloatingPointError naming the epoch and the learning rate if it is
+    NaN or inf."""
     if not np.isfinite(loss):
         raise FloatingPointError(
             f"the training loss became {loss} at epoch {epoch}: learning_rate="
-            f"{getattr(optimizer, 'learning_rate', '?')} is probably too high, try a lower one "
+            f"{getattr(optimizer, 'learning_rate', '?')} is probably too high, "
+            f"try a lower one "
             f"(the model now holds the diverged weights)")
     return loss
 
 
 # %% book/06_training.ipynb 25
-def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None, X_test=None,
-          y_test=None, bar=True, *, seed=None, rng=None, optimizer=None, on_epoch=None):
-    """Minibatch training of `model`; returns (train_losses, eval_losses), one value per epoch run.
+def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None,
+          X_test=None, y_test=None, bar=True, *, seed=None, rng=None, optimizer=None,
+          on_epoch=None):
+    """Minibatch training of `model`; returns (train_losses, eval_losses), one value per
+    epoch run.
 
-    learning_rate builds the default SGD; or pass optimizer=. on_epoch(epoch, train_losses,
-    eval_losses) runs after each epoch; returning True stops. FloatingPointError on divergence.
+    learning_rate builds the default SGD; or pass optimizer=. on_epoch(epoch,
+    train_losses, eval_losses) runs after each epoch; returning True stops.
+    FloatingPointError on divergence.
     """
     rng = make_rng(rng, seed)
     optimizer = optimizer or SGD(model.parameters(), learning_rate)
-    X, y = X_train.astype(model.dtype, copy=False), y_train.astype(model.dtype, copy=False)
+    X = X_train.astype(model.dtype, copy=False)
+    y = y_train.astype(model.dtype, copy=False)
     train_losses, eval_losses = [], []
     progress = tqdm(range(1, epochs + 1), desc="Training", disable=not bar)
     model.training = True
@@ -76,10 +89,13 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
             order = rng.permutation(len(X))
             loss = _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size)
             train_losses.append(_check_finite(loss, epoch, optimizer))
-            if X_test is not None:            # predict() switches training off meanwhile
+            # predict() switches training off meanwhile
+            if X_test is not None:
                 eval_losses.append(float(loss_fn.loss(model.predict(X_test), y_test)))
             progress.set_postfix(train_loss=loss, eval_loss=(eval_losses or [None])[-1])
-            if on_epoch is not None and on_epoch(epoch, list(train_losses), list(eval_losses)):
+            stop = on_epoch is not None and on_epoch(epoch, list(train_losses),
+                                                     list(eval_losses))
+            if stop:
                 break
     finally:
         model.training = False
@@ -88,14 +104,25 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
 
 
 # %% book/12_regularisation.ipynb 13
+def _model_arrays(model):
+    """The arrays training changes: every parameter, and each layer's buffers() if any
+    (statistics that are not parameters, like batch normalisation's, chapter 16)."""
+    layers = getattr(model, "layers", [])
+    buffers = [array for layer in layers for array in getattr(layer, "buffers", list)()]
+    return [param for param, _ in model.parameters()] + buffers
+
+
 class _EarlyStopping:
-    """Track the held-out loss, keep a copy of the best epoch's parameters, say when to stop."""
+    """Track the held-out loss, keep a copy of the best epoch's parameters, say when to
+    stop."""
     def __init__(self, model, patience):
-        self.patience, self.params = patience, [param for param, _ in model.parameters()]
+        self.patience = patience
+        self.params = _model_arrays(model)   # parameters, and layer buffers
         self.best_loss, self.best, self.waited = np.inf, None, 0
 
     def update(self, eval_losses):
-        """Take the latest held-out loss; True once `patience` epochs in a row brought no improvement."""
+        """Take the latest held-out loss; True once `patience` epochs in a row brought
+        no improvement."""
         if eval_losses[-1] < self.best_loss:
             self.best_loss, self.waited = eval_losses[-1], 0
             self.best = [param.copy() for param in self.params]
@@ -104,7 +131,8 @@ class _EarlyStopping:
         return self.waited >= self.patience
 
     def restore(self):
-        """Copy the best epoch's values back into the model's own arrays (an optimizer keeps working)."""
+        """Copy the best epoch's values back into the model's own arrays (an optimizer
+        keeps working)."""
         for param, best in zip(self.params, self.best or []):
             param[...] = best
 
@@ -113,185 +141,225 @@ class _EarlyStopping:
 _train_without_patience = train   # chapter 6's loop, wrapped below
 
 
-def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None, X_test=None,
-          y_test=None, bar=True, *, seed=None, rng=None, optimizer=None, on_epoch=None,
-          patience=None):
-    """train() of chapter 6, plus patience=k: stop after k epochs without a better held-out loss.
+def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None,
+          X_test=None, y_test=None, bar=True, *, seed=None, rng=None, optimizer=None,
+          on_epoch=None, patience=None):
+    """train() of chapter 6, plus patience=k: stop after k epochs without a better
+    held-out loss.
 
     The model then holds the best epoch's weights, also when an exception ends the run.
     """
     if patience is None:
-        return _train_without_patience(model, X_train, y_train, loss_fn, epochs, batch_size,
-                                       learning_rate, X_test, y_test, bar, seed=seed, rng=rng,
-                                       optimizer=optimizer, on_epoch=on_epoch)
+        return _train_without_patience(model, X_train, y_train, loss_fn, epochs,
+                                       batch_size, learning_rate, X_test, y_test, bar,
+                                       seed=seed, rng=rng, optimizer=optimizer,
+                                       on_epoch=on_epoch)
     stopper = _EarlyStopping(model, patience)
 
     def watch(epoch, train_losses, eval_losses):
+        # first: this epoch's weights may be the best
+        done = stopper.update(eval_losses)
         stop = on_epoch is not None and on_epoch(epoch, train_losses, eval_losses)
-        return stopper.update(eval_losses) or stop
+        return stop or done
 
     try:
-        return _train_without_patience(model, X_train, y_train, loss_fn, epochs, batch_size,
-                                       learning_rate, X_test, y_test, bar, seed=seed, rng=rng,
-                                       optimizer=optimizer, on_epoch=watch)
+        return _train_without_patience(model, X_train, y_train, loss_fn, epochs,
+                                       batch_size, learning_rate, X_test, y_test, bar,
+                                       seed=seed, rng=rng, optimizer=optimizer,
+                                       on_epoch=watch)
     finally:
         stopper.restore()
 
 
-# %% book/18_checks_and_seeds.ipynb 63
+# %% book/18_checks_and_seeds.ipynb 66
 def _check_data(model, X, y, x_name, y_name):
-    """X and y checked against the model and converted (once) to its dtype; ValueError with a hint."""
+    """X and y checked against the model and converted (once) to its dtype; ValueError
+    with a hint."""
     _check_input(model, X, x_name)
     outputs = model.predict(X[:1]).shape[1]
     check_array(y, y_name)
     hint = f"pass one-hot targets, e.g. one_hot({y_name}, {outputs})"
     if outputs > 1 and y.ndim == 1:
-        raise ValueError(f"{y_name} has shape {y.shape} but the model has {outputs} outputs: {hint}")
-    if outputs > 1 and y.ndim == 2 and y.shape[1] == 1 and np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{y_name} has shape {y.shape} (integer labels?) but the model has "
-                         f"{outputs} outputs: {hint.replace(y_name, y_name + '.ravel()')}")
+        raise ValueError(f"{y_name} has shape {y.shape} but the model has {outputs} "
+                         f"outputs: {hint}")
+    integer_column = (y.ndim == 2 and y.shape[1] == 1
+                      and np.issubdtype(y.dtype, np.integer))
+    if outputs > 1 and integer_column:
+        raise ValueError(f"{y_name} has shape {y.shape} (integer labels?) but the "
+                         f"model has {outputs} outputs: "
+                         f"{hint.replace(y_name, y_name + '.ravel()')}")
     check_array(y, y_name, ndim=2, n_rows=X.shape[0], n_cols=outputs)
     return X.astype(model.dtype, copy=False), y.astype(model.dtype, copy=False)
 
 
-# %% book/18_checks_and_seeds.ipynb 65
+# %% book/18_checks_and_seeds.ipynb 68
 def _make_optimizer(model, learning_rate, optimizer):
-    """The optimizer train() steps: `optimizer` if given, else SGD(model.parameters(), learning_rate).
+    """The optimizer train() steps: `optimizer` if given, else SGD(model.parameters(),
+    learning_rate).
 
-    Exactly one of the two must be given (ValueError otherwise); optimizer needs a step() method.
+    Exactly one of the two must be given (ValueError otherwise); optimizer needs a
+    step() method.
     """
     if learning_rate is not None and optimizer is not None:
-        raise ValueError("pass learning_rate or optimizer, not both: the optimizer holds its own "
-                         "learning rate")
+        raise ValueError("pass learning_rate or optimizer, not both: the optimizer "
+                         "holds its own learning rate")
     if optimizer is None:
         if learning_rate is None:
             raise ValueError("pass learning_rate (for the default SGD) or optimizer=, "
                              "e.g. SGD(model.parameters(), 0.1)")
         return SGD(model.parameters(), learning_rate)
     if not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"optimizer must have a step() method, e.g. SGD(model.parameters(), 0.1), "
-                        f"got {optimizer!r}")
+        raise TypeError("optimizer must have a step() method, e.g. "
+                        f"SGD(model.parameters(), 0.1), got {optimizer!r}")
     return optimizer
 
 
-# %% book/18_checks_and_seeds.ipynb 67
-def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test, y_test,
-                      on_epoch, patience):
-    """train()'s arguments checked; X, y, X_eval, y_eval in the model's dtype (None without test data).
+# %% book/18_checks_and_seeds.ipynb 70
+def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test,
+                      y_test, on_epoch, patience):
+    """train()'s arguments checked; X, y, X_eval, y_eval in the model's dtype (None
+    without test data).
 
     Raises TypeError or ValueError naming the argument.
     """
-    if not all(callable(getattr(model, a, None)) for a in ("forward", "backward", "parameters")):
-        raise TypeError(f"model must be a Sequential or NeuralNetwork, got {type(model).__name__}")
-    if not (callable(getattr(loss_fn, "loss", None)) and callable(getattr(loss_fn, "grad", None))):
-        raise TypeError(f"loss_fn must have loss() and grad(), e.g. CrossEntropyLoss, got {loss_fn!r}")
+    if not all(callable(getattr(model, a, None))
+               for a in ("forward", "backward", "parameters")):
+        raise TypeError("model must be a Sequential or NeuralNetwork, got "
+                        f"{type(model).__name__}")
+    if not (callable(getattr(loss_fn, "loss", None))
+            and callable(getattr(loss_fn, "grad", None))):
+        raise TypeError("loss_fn must have loss() and grad(), e.g. CrossEntropyLoss, "
+                        f"got {loss_fn!r}")
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     if on_epoch is not None and not callable(on_epoch):
-        raise TypeError(f"on_epoch must be a function on_epoch(epoch, train_losses, eval_losses), "
-                        f"got {on_epoch!r}")
+        raise TypeError("on_epoch must be a function on_epoch(epoch, train_losses, "
+                        f"eval_losses), got {on_epoch!r}")
     if patience is not None:
         check_int(patience, "patience", 1)
     X, y = _check_data(model, X_train, y_train, "X_train", "y_train")
     if X_test is None and y_test is None:
         if patience is not None:
-            raise ValueError("patience needs X_test and y_test: early stopping watches the "
-                             "held-out loss")
+            raise ValueError("patience needs X_test and y_test: early stopping watches "
+                             "the held-out loss")
         return X, y, None, None
     if X_test is None or y_test is None:
         raise ValueError("pass both X_test and y_test, or neither")
     return (X, y) + _check_data(model, X_test, y_test, "X_test", "y_test")
 
 
-# %% book/18_checks_and_seeds.ipynb 69
+# %% book/18_checks_and_seeds.ipynb 72
 def _model_head(model):
-    """The model's last activation (also inside a seed-style Layer); None for a linear head."""
+    """The model's last activation (also inside a seed-style Layer); None if linear."""
     last = model.layers[-1] if getattr(model, "layers", None) else None
     return last.activation if isinstance(last, Layer) else last
 
 
-# %% book/18_checks_and_seeds.ipynb 70
+# %% book/18_checks_and_seeds.ipynb 74
 def _check_head(model, loss_fn, outputs):
-    """ValueError unless the head fits: Softmax (>= 2 outputs) for cross-entropy, one Sigmoid
-    output for binary cross-entropy; other losses take any head."""
+    """ValueError unless the head fits: Softmax (>= 2 outputs) for cross-entropy, one
+    Sigmoid output for binary cross-entropy; other losses take any head."""
     loss = loss_fn if isinstance(loss_fn, type) else type(loss_fn)
     head = _model_head(model)
     ends = "a linear layer" if head is None else type(head).__name__
     if issubclass(loss, CrossEntropyLoss):
         if isinstance(head, Sigmoid) and outputs == 1:
-            raise ValueError("loss_fn=CrossEntropyLoss needs a Softmax head with >= 2 outputs; "
-                             "for one Sigmoid output use loss_fn=BinaryCrossEntropyLoss")
+            raise ValueError("loss_fn=CrossEntropyLoss needs a Softmax head with >= 2 "
+                             "outputs; for one Sigmoid output use "
+                             "BinaryCrossEntropyLoss")
         if not isinstance(head, Softmax):
-            raise ValueError(f"loss_fn=CrossEntropyLoss takes probabilities, but the model ends "
-                             f"with {ends} (logits?): add head_activation=Softmax to "
-                             f"NeuralNetwork, or a Softmax() layer at the end")
+            raise ValueError(f"loss_fn=CrossEntropyLoss takes probabilities, but the "
+                             f"model ends with {ends} (logits?): add "
+                             f"head_activation=Softmax to NeuralNetwork, or a "
+                             f"Softmax() layer at the end")
         if outputs < 2:
-            raise ValueError("the model has one Softmax output, which is always 1.0 (loss 0, "
-                             "nothing learnt): use 2 outputs for CrossEntropyLoss, or a Sigmoid "
-                             "output with BinaryCrossEntropyLoss")
+            raise ValueError("the model has one Softmax output, always 1.0 (loss 0, "
+                             "nothing learnt): use 2 outputs for CrossEntropyLoss, or "
+                             "a Sigmoid output with BinaryCrossEntropyLoss")
     elif issubclass(loss, BinaryCrossEntropyLoss) and not (
             isinstance(head, Sigmoid) and outputs == 1):
-        raise ValueError(f"loss_fn=BinaryCrossEntropyLoss needs one Sigmoid output, but the model "
-                         f"ends with {ends} and has {outputs} output(s): use output_size=1 and "
-                         f"head_activation=Sigmoid (for K > 2 classes, Softmax and "
-                         f"CrossEntropyLoss)")
+        raise ValueError(f"loss_fn=BinaryCrossEntropyLoss needs one Sigmoid output, "
+                         f"but the model ends with {ends} and has {outputs} output(s): "
+                         f"use output_size=1 and head_activation=Sigmoid (for more "
+                         f"classes, Softmax and CrossEntropyLoss)")
 
 
-# %% book/18_checks_and_seeds.ipynb 73
+# %% book/18_checks_and_seeds.ipynb 77
 def _check_targets(y, name, loss_fn):
-    """ValueError unless y suits loss_fn: probability rows for cross-entropy, [0, 1] for BCE."""
+    """ValueError unless y suits loss_fn: probability rows, or [0, 1] for binary."""
     loss = loss_fn if isinstance(loss_fn, type) else type(loss_fn)
     if issubclass(loss, CrossEntropyLoss):
         sums = y.sum(axis=1, dtype=np.float64)
         if y.min() < 0 or np.abs(sums - 1).max() > 1e-3:
-            raise ValueError(f"{name} must hold probability rows for CrossEntropyLoss (values "
-                             f">= 0, each row summing to 1, such as one_hot(labels, "
-                             f"{y.shape[1]})), got values from {y.min():.4g} to {y.max():.4g} "
-                             f"and row sums from {sums.min():.4g} to {sums.max():.4g}")
+            raise ValueError(f"{name} must hold probability rows for CrossEntropyLoss "
+                             f"(values >= 0, each row summing to 1, such as "
+                             f"one_hot(labels, {y.shape[1]})), got values from "
+                             f"{y.min():.4g} to {y.max():.4g} and row sums from "
+                             f"{sums.min():.4g} to {sums.max():.4g}")
     elif issubclass(loss, BinaryCrossEntropyLoss) and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{name} must hold 0/1 labels or probabilities in [0, 1] for "
-                         f"BinaryCrossEntropyLoss, got values from {y.min()} to {y.max()}")
+                         f"BinaryCrossEntropyLoss, got values from {y.min()} to "
+                         f"{y.max()}")
 
 
-# %% book/18_checks_and_seeds.ipynb 76
+# %% book/18_checks_and_seeds.ipynb 80
 def _check_owner(model, optimizer):
-    """ValueError unless every array optimizer.parameters holds is one of the model's own."""
+    """ValueError unless every array in optimizer.parameters is the model's own."""
     pairs = getattr(optimizer, "parameters", None)
     if not isinstance(pairs, list):
-        return                               # an optimizer of another kind: nothing to compare
+        return                    # an optimizer of another kind: nothing to compare
     own = {id(param) for param, _ in model.parameters()}
     foreign = sum(id(pair[0]) not in own for pair in pairs)
     if foreign or (own and not pairs):
-        raise ValueError(f"optimizer does not update this model: {foreign} of its {len(pairs)} "
-                         f"arrays belong to another one (built before NeuralNetwork.load, or on "
-                         f"another network?); build it on model.parameters()")
+        raise ValueError(f"optimizer does not update this model: {foreign} of its "
+                         f"{len(pairs)} arrays belong to another one (built before "
+                         f"NeuralNetwork.load, or on another network?); build it on "
+                         f"model.parameters()")
+    left_out = len(own - {id(pair[0]) for pair in pairs})
+    if left_out:
+        warnings.warn(f"the optimizer updates {len(pairs)} of the model's {len(own)} "
+                      f"arrays: {left_out} stay as they are (a layer added after it was "
+                      f"built?); fine if you froze them on purpose", stacklevel=4)
 
 
-# %% book/18_checks_and_seeds.ipynb 78
+# %% book/18_checks_and_seeds.ipynb 82
 def _check_schedule(on_epoch, optimizer, learning_rate):
     """ValueError if on_epoch carries an optimizer other than the one train() steps."""
     carried = getattr(on_epoch, "optimizer", None)
     if carried is None or carried is optimizer:
         return
     fix = ("pass optimizer=<the schedule's optimizer> instead of learning_rate"
-           if learning_rate is not None else "build it on the optimizer passed to train()")
-    raise ValueError(f"on_epoch ({type(on_epoch).__name__}) sets the learning rate of another "
-                     f"optimizer than the one train() steps, so it changes nothing: {fix}")
+           if learning_rate is not None
+           else "build it on the optimizer passed to train()")
+    raise ValueError(f"on_epoch ({type(on_epoch).__name__}) sets the learning rate of "
+                     f"another optimizer than the one train() steps, so it changes "
+                     f"nothing: {fix}")
 
 
-# %% book/18_checks_and_seeds.ipynb 80
+# %% book/18_checks_and_seeds.ipynb 84
 def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
-    """The head fits the loss, the targets fit the loss, the optimizer and any schedule fit."""
+    """The head and the targets fit the loss; the optimizer and any schedule fit."""
+    if not model.parameters():
+        raise ValueError("model has no parameters to train: it needs a Layer")
+    _check_layers(model.layers)                  # model.layers is a list anyone may edit
     _check_head(model, loss_fn, y.shape[1])
+    if isinstance(_model_head(model), Softmax) and y.shape[1] == 1:
+        raise ValueError("the model has one Softmax output, always 1.0: nothing can be "
+                         "learnt; use a linear or Sigmoid head for one output")
+    rate = getattr(optimizer, "learning_rate", 1.0)
+    if not (isinstance(rate, (int, float, np.floating)) and np.isfinite(rate) and rate > 0):
+        raise ValueError(f"the optimizer's learning_rate must be a finite number > 0, got "
+                         f"{rate!r} (changed after it was built, or a schedule that ran "
+                         f"to its end?)")
     _check_targets(y, "y_train", loss_fn)
     if y_eval is not None:
         _check_targets(y_eval, "y_test", loss_fn)
     _check_owner(model, optimizer)
     _check_schedule(on_epoch, optimizer, learning_rate)
-    _check_decay_rate(optimizer)           # its rate may have been changed since it was built
+    _check_decay_rate(optimizer)        # its rate may have changed since it was built
 
 
-# %% book/18_checks_and_seeds.ipynb 83
+# %% book/18_checks_and_seeds.ipynb 87
 GROWTH, FAR, EPOCHS_FAR = 1000.0, 4.0, 3    # divergence: x1000 once, or x4 for 3 epochs
 
 
@@ -305,71 +373,101 @@ def _divergence(model, train_losses, eval_losses, start):
         return f"the training loss grew from {start:.4g} to {train_losses[-1]:.4g}"
     recent = train_losses[-EPOCHS_FAR:]
     if start > 0 and len(recent) == EPOCHS_FAR and min(recent) > FAR * start:
-        return (f"the training loss stayed above {FAR:g} times its start {start:.4g} for "
-                f"{EPOCHS_FAR} epochs ({', '.join(f'{loss:.4g}' for loss in recent)})")
+        return (f"the training loss stayed above {FAR:g} times its start {start:.4g} "
+                f"for {EPOCHS_FAR} epochs ({', '.join(f'{v:.4g}' for v in recent)})")
     return None
 
 
-# %% book/18_checks_and_seeds.ipynb 85
+# %% book/18_checks_and_seeds.ipynb 90
 def _start_loss(model, X, y, loss_fn):
-    """The untrained model's loss on the first 2048 rows; FloatingPointError for NaN outputs."""
+    """The loss before the first step (first 2048 rows), or that of always predicting
+    the mean target if larger; FloatingPointError if the outputs are NaN or inf."""
     outputs = model.predict(X[:2048])
     if not all_finite(outputs):
-        raise FloatingPointError("the model's outputs hold NaN or inf before training started "
-                                 "(diverged weights?): build or load a fresh model")
-    return float(loss_fn.loss(outputs, y[:2048]))
+        raise FloatingPointError("the model's outputs hold NaN or inf before training "
+                                 "started (diverged weights?): build or load a fresh "
+                                 "model")
+    mean_row = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
+    try:                               # a user's loss may refuse a constant guess
+        guess = float(loss_fn.loss(np.broadcast_to(mean_row, y[:2048].shape), y[:2048]))
+    except (TypeError, ValueError):
+        guess = 0.0
+    return max(float(loss_fn.loss(outputs, y[:2048])), guess)
 
 
-# %% book/18_checks_and_seeds.ipynb 87
+# %% book/18_checks_and_seeds.ipynb 92
 class _Watch:
-    """train()'s on_epoch: divergence checks, then the caller's on_epoch (only True stops)."""
-    def __init__(self, model, start, on_epoch, patience):
+    """train()'s on_epoch: divergence checks, then the caller's (only True stops)."""
+    def __init__(self, model, start, on_epoch, patience, optimizer):
         self.model, self.start, self.on_epoch = model, start, on_epoch
         self.keeps = "the best epoch's weights" if patience else "the diverged weights"
+        self.rate = getattr(optimizer, "learning_rate", "?")
         self.train_losses, self.eval_losses = [], []
 
     def __call__(self, epoch, train_losses, eval_losses):
         self.train_losses, self.eval_losses = train_losses, eval_losses
         seen = _divergence(self.model, train_losses, eval_losses, self.start)
         if seen:
-            raise FloatingPointError(f"training diverged at epoch {epoch}: {seen}; try a lower "
-                                     f"learning rate (the model holds {self.keeps})")
-        stop = None if self.on_epoch is None else self.on_epoch(epoch, train_losses,
-                                                                 eval_losses)
+            keeps = self.keeps if epoch > 1 else "the diverged weights"   # no best yet
+            raise FloatingPointError(f"training diverged at epoch {epoch}: {seen}; "
+                                     f"learning_rate={self.rate} is probably too high, "
+                                     f"try a lower one (the model holds {keeps})")
+        if self.on_epoch is None:
+            return False
+        stop = self.on_epoch(epoch, train_losses, eval_losses)
         if stop is not None and not isinstance(stop, (bool, np.bool_)):
-            raise TypeError(f"on_epoch must return True (stop), False or None (go on), got "
-                            f"{stop!r} of type {type(stop).__name__} at epoch {epoch}")
+            raise TypeError(f"on_epoch must return True (stop), False or None (go on), "
+                            f"got {stop!r} of type {type(stop).__name__} at epoch "
+                            f"{epoch}")
         return bool(stop)
 
 
-# %% book/18_checks_and_seeds.ipynb 90
+# %% book/18_checks_and_seeds.ipynb 96
+class _Trusted:
+    """`loss_fn` with its plain methods: train() has checked the data once, not per
+    batch."""
+    def __init__(self, loss_fn):
+        self.head = getattr(loss_fn, "head", None)
+        for name in ("loss", "grad", "logits_grad"):
+            if hasattr(loss_fn, name):
+                method = getattr(loss_fn, name)
+                setattr(self, name, getattr(method, "__wrapped__", method))
+
+
+# %% book/18_checks_and_seeds.ipynb 98
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 
-def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None, X_test=None,
-          y_test=None, bar=True, *, seed=None, rng=None, optimizer=None, on_epoch=None,
-          patience=None):
-    """Minibatch training of `model`; returns (train_losses, eval_losses), one value per epoch run.
+def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None,
+          X_test=None, y_test=None, bar=True, *, seed=None, rng=None, optimizer=None,
+          on_epoch=None, patience=None):
+    """Minibatch training of `model`; returns (train_losses, eval_losses) by epoch.
 
-    Pass learning_rate (for the default SGD) or optimizer=, not both. on_epoch(epoch, train_losses,
-    eval_losses) runs after each epoch (True stops); patience=k stops after k epochs without a better
-    held-out loss and keeps the best epoch's weights. TypeError or ValueError for bad or misfitting
-    arguments; FloatingPointError on divergence. An error leaves the losses so far on it, as
-    error.train_losses and error.eval_losses.
+    Pass learning_rate (for the default SGD) or optimizer=, not both. on_epoch(epoch,
+    train_losses, eval_losses) runs after each epoch (True stops); patience=k stops
+    after k epochs without a better held-out loss and keeps the best epoch's weights.
+    TypeError or ValueError for bad or misfitting arguments; FloatingPointError on
+    divergence. An error carries the losses so far as error.train_losses and
+    error.eval_losses.
     """
-    X, y, X_eval, y_eval = _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size,
-                                             X_test, y_test, on_epoch, patience)
+    X, y, X_eval, y_eval = _check_train_args(model, X_train, y_train, loss_fn, epochs,
+                                             batch_size, X_test, y_test, on_epoch,
+                                             patience)
     optimizer = _make_optimizer(model, learning_rate, optimizer)
     _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate)
-    watch = _Watch(model, _start_loss(model, X, y, loss_fn), on_epoch, patience)
+    start = _start_loss(model, X, y, loss_fn)
+    watch = _Watch(model, start, on_epoch, patience, optimizer)
     try:
-        losses = _train_unchecked(model, X, y, loss_fn, epochs, batch_size, None, X_eval, y_eval,
-                                  bar, seed=seed, rng=rng, optimizer=optimizer, on_epoch=watch,
+        losses = _train_unchecked(model, X, y, _Trusted(loss_fn), epochs, batch_size,
+                                  None, X_eval, y_eval, bar, seed=seed, rng=rng,
+                                  optimizer=optimizer, on_epoch=watch,
                                   patience=patience)
-        if not all_finite(model.predict(X[:2048])):    # the weights are finite, but too large
-            raise FloatingPointError("after the last step the model's outputs hold NaN or inf; "
-                                     "try a lower learning rate")
+        if not all_finite(model.predict(X[:2048])):    # finite weights, but too large
+            raise FloatingPointError(f"after the last step the model's outputs hold "
+                                     f"NaN or inf: learning_rate={watch.rate} is "
+                                     f"probably too high, try a lower one")
         return losses
     except BaseException as error:                     # KeyboardInterrupt too
-        error.train_losses, error.eval_losses = list(watch.train_losses), list(watch.eval_losses)
+        error.train_losses = list(watch.train_losses)
+        error.eval_losses = list(watch.eval_losses)
         raise

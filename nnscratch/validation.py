@@ -18,7 +18,8 @@ __all__ = [
 
 # %% book/02_layers.ipynb 21
 def make_rng(rng=None, seed=None):
-    """The generator to draw from: `rng` itself, or a new one from `seed` (None: fresh entropy).
+    """The generator to draw from: `rng` itself, or a new one from `seed` (None: fresh
+    entropy).
 
     Never NumPy's global state. ValueError if both are given: which one would you mean?
     """
@@ -29,7 +30,8 @@ def make_rng(rng=None, seed=None):
 
 # %% book/18_checks_and_seeds.ipynb 5
 def check_int(value, name, minimum):
-    """Return `value` as an int if it is an integer (Python or NumPy, not bool) >= `minimum`.
+    """Return `value` as an int if it is an integer (Python or NumPy, not bool) >=
+    `minimum`.
 
     TypeError for any other type, ValueError below `minimum`; messages name `name`.
     """
@@ -43,12 +45,15 @@ def check_int(value, name, minimum):
 
 # %% book/18_checks_and_seeds.ipynb 7
 def check_positive_float(value, name):
-    """Return `value` as a float if it is a finite real number > 0 (Python or NumPy, not bool).
+    """Return `value` as a float if it is a finite real number > 0 (Python or NumPy, not
+    bool).
 
-    TypeError for a non-number, ValueError for 0, negatives, NaN or inf; messages name `name`.
+    TypeError for a non-number, ValueError for 0, negatives, NaN or inf; messages name
+    `name`.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite number > 0, got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a finite number > 0, got {value!r} of type "
+                        f"{type(value).__name__}")
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
@@ -56,12 +61,15 @@ def check_positive_float(value, name):
 
 # %% book/18_checks_and_seeds.ipynb 12
 def check_fraction(value, name):
-    """Return `value` as a float if it is a real number in [0, 1), such as a momentum, a beta or a dropout rate.
+    """Return `value` as a float if it is a real number in [0, 1), such as a momentum, a
+    beta or a dropout rate.
 
-    TypeError for a non-number, ValueError outside [0, 1) or for NaN; messages name `name`.
+    TypeError for a non-number, ValueError outside [0, 1) or for NaN; messages name
+    `name`.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a number in [0, 1), got {value!r} of type "
+                        f"{type(value).__name__}")
     if not 0 <= value < 1:                      # also False for NaN
         raise ValueError(f"{name} must be a number in [0, 1), got {value}")
     return float(value)
@@ -69,12 +77,15 @@ def check_fraction(value, name):
 
 # %% book/18_checks_and_seeds.ipynb 16
 def check_non_negative_float(value, name):
-    """Return `value` as a float if it is a finite real number >= 0 (Python or NumPy, not bool).
+    """Return `value` as a float if it is a finite real number >= 0 (Python or NumPy,
+    not bool).
 
-    TypeError for a non-number, ValueError for negatives, NaN or inf; messages name `name`.
+    TypeError for a non-number, ValueError for negatives, NaN or inf; messages name
+    `name`.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite number >= 0, got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a finite number >= 0, got {value!r} of type "
+                        f"{type(value).__name__}")
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
@@ -84,52 +95,67 @@ def check_non_negative_float(value, name):
 def all_finite(a):
     """True if the floating-point array `a` holds no NaN and no infinity.
 
-    2-D fast path: finite row sums (one matrix-vector product) prove every element finite.
+    2-D fast path: finite row sums (one matrix-vector product) prove every element
+    finite.
     """
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+        got = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"a must be a NumPy array of numbers, got {got}")
     if a.ndim == 2:
-        with np.errstate(over="ignore", invalid="ignore"):   # overflow and inf - inf are expected here
+        # overflow and inf - inf are expected here
+        with np.errstate(over="ignore", invalid="ignore"):
             row_sums = a @ np.ones(a.shape[1], a.dtype)
         if np.isfinite(row_sums).all():
             return True
-    return bool(np.isfinite(a).all())   # a row sum overflowed, or not 2-D: test every element
+    # a row sum overflowed, or not 2-D: test every element
+    return bool(np.isfinite(a).all())
 
 
 # %% book/18_checks_and_seeds.ipynb 26
 def _check_dtype(a, name):
     """TypeError unless `a` is an ndarray of real numbers (bool included)."""
     if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}; wrap it with np.asarray(...) first")
-    real = np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
+        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}; wrap "
+                        "it with np.asarray(...) first")
+    real = (np.issubdtype(a.dtype, np.number)
+            and not np.issubdtype(a.dtype, np.complexfloating))
     if not (real or a.dtype == bool):
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
 # %% book/18_checks_and_seeds.ipynb 29
 def _check_shape(a, name, ndim, n_rows, n_cols):
-    """ValueError unless `a` has `ndim` dimensions, `n_rows` rows, `n_cols` columns (None: any), and is not empty."""
+    """ValueError unless `a` has `ndim` dimensions, `n_rows` rows, `n_cols` columns
+    (None: any), and is not empty."""
     if ndim is not None and a.ndim != ndim:
-        hint = " (use x.reshape(-1, 1) for a single feature)" if ndim == 2 and a.ndim == 1 else ""
+        hint = ""
+        if ndim == 2 and a.ndim == 1:
+            hint = " (use x.reshape(-1, 1) for a single feature)"
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}{hint}")
     if a.size == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape}): it needs at least one row and one column")
+        raise ValueError(f"{name} is empty (shape {a.shape}): it needs at least one "
+                         "row and one column")
     if n_rows is not None and a.shape[0] != n_rows:
-        raise ValueError(f"{name} must have {n_rows} rows to match, got shape {a.shape}")
+        raise ValueError(f"{name} must have {n_rows} rows to match, "
+                         f"got shape {a.shape}")
     if n_cols is not None and a.shape[-1] != n_cols:
         raise ValueError(f"{name} must have {n_cols} columns, got shape {a.shape}")
 
 
 # %% book/18_checks_and_seeds.ipynb 32
 def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
-    """Return `a` if it is a non-empty real ndarray of the expected shape, without NaN or inf.
+    """Return `a` if it is a non-empty real ndarray of the expected shape, without NaN
+    or inf.
 
-    Nothing is converted. TypeError for a non-array or a non-real dtype, ValueError for a wrong
-    shape or (when `finite`) NaN/inf; every message starts with `name`.
+    Nothing is converted. TypeError for a non-array or a non-real dtype, ValueError for
+    a wrong shape or (when `finite`) NaN/inf; every message starts with `name`.
     """
     _check_dtype(a, name)
     _check_shape(a, name, ndim, n_rows, n_cols)
     if finite and np.issubdtype(a.dtype, np.floating) and not all_finite(a):
         bad = np.count_nonzero(~np.isfinite(a))
-        raise ValueError(f"{name} holds {bad} NaN or inf value(s); clean the data first")
+        raise ValueError(f"{name} holds {bad} NaN or inf value(s); "
+                         "clean the data first")
     return a
 
 
@@ -137,7 +163,8 @@ def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
 def check_labels(y, name, num_classes):
     """Return `y` if it is a 1-D integer ndarray with every label in 0..num_classes-1.
 
-    ValueError otherwise (also for a list, float labels or a 2-D array); the message names `name`.
+    ValueError otherwise (also for a list, float labels or a 2-D array); the message
+    names `name`.
     """
     num_classes = check_int(num_classes, "num_classes", 1)
     expected = f"{name} must hold integer labels 0..{num_classes - 1} in a 1-D array"
@@ -152,9 +179,10 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 119
+# %% book/18_checks_and_seeds.ipynb 150
 def _check_seed(seed):
-    """TypeError or ValueError unless `seed` is None or a non-negative integer (not bool)."""
+    """TypeError or ValueError unless `seed` is None or a non-negative integer (not
+    bool)."""
     if seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -164,19 +192,21 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 122
+# %% book/18_checks_and_seeds.ipynb 153
 _unchecked_make_rng = make_rng   # chapter 2's
 
 
 def make_rng(rng=None, seed=None):
-    """One np.random.Generator from either an existing `rng` (returned as is) or a `seed`.
+    """One np.random.Generator from either an existing `rng` (returned as is) or a
+    `seed`.
 
-    Never the global state. ValueError if both are given; TypeError for an rng that is not a
-    Generator; TypeError or ValueError for a seed that is not a non-negative integer.
+    Never the global state. ValueError if both are given; TypeError for an rng that is
+    not a Generator; TypeError or ValueError for a seed that is not a non-negative
+    integer.
     """
     if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+        raise TypeError("rng must be a np.random.Generator "
+                        f"(np.random.default_rng(seed)), got {type(rng).__name__}")
     if rng is None:
         _check_seed(seed)
     return _unchecked_make_rng(rng, seed)

@@ -22,11 +22,10 @@ from nnscratch.optim import SGD, Adam, Momentum
 from nnscratch.patch import patch
 from nnscratch.training import train
 from nnscratch.validation import check_array, check_int, check_labels
-import re
 
 __all__ = [
     'FunctionExplorer', 'function_explorer', 'ClassifierExplorer',
-    'classifier_explorer', 'offline_jshtml',
+    'classifier_explorer',
 ]
 
 
@@ -39,39 +38,47 @@ Figure = require("matplotlib.figure", "widgets").Figure
 
 # %% book/22_explorers.ipynb 13
 def _png_output(fig):
-    """A matplotlib Figure as one entry of an Output widget's `outputs`: a display_data holding a PNG."""
+    """A matplotlib Figure as one entry of an Output widget's `outputs`: a display_data
+    holding a PNG."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
     return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": png, "text/plain": f"<Figure with {len(fig.axes)} axes>"}}
+            "data": {"image/png": png,
+                     "text/plain": f"<Figure with {len(fig.axes)} axes>"}}
 
 
 # %% book/22_explorers.ipynb 17
-HIDDEN_ACTIVATIONS = [name for name in ACTIVATIONS if name != "Softmax"]   # Softmax is for the head only
+# Softmax is for the head only
+HIDDEN_ACTIVATIONS = [name for name in ACTIVATIONS if name != "Softmax"]
 
 
 def _network_controls(style, hidden, hidden_range, layers, activation):
     """Width, depth and hidden activation: the network controls both explorers share."""
     return {
-        "hidden_layer_size": widgets.IntSlider(value=hidden, min=hidden_range[0], max=hidden_range[1],
-                                               description="hidden size", style=style),
-        "num_hidden_layers": widgets.IntSlider(value=layers, min=0, max=4, description="hidden layers", style=style),
-        "activation": widgets.Dropdown(options=HIDDEN_ACTIVATIONS, value=activation, description="activation",
-                                       style=style),
+        "hidden_layer_size": widgets.IntSlider(
+            value=hidden, min=hidden_range[0], max=hidden_range[1],
+            description="hidden size", style=style),
+        "num_hidden_layers": widgets.IntSlider(
+            value=layers, min=0, max=4, description="hidden layers", style=style),
+        "activation": widgets.Dropdown(
+            options=HIDDEN_ACTIVATIONS, value=activation, description="activation",
+            style=style),
     }
 
 
 # %% book/22_explorers.ipynb 21
 def _rate_control(style, value):
     """A logarithmic slider for the learning rate, 1e-4 to 10."""
-    return widgets.FloatLogSlider(value=value, base=10, min=-4, max=1, step=0.1, readout_format=".2g",
-                                  description="learning rate", style=style)
+    return widgets.FloatLogSlider(value=value, base=10, min=-4, max=1, step=0.1,
+                                  readout_format=".2g", description="learning rate",
+                                  style=style)
 
 
 # %% book/22_explorers.ipynb 25
 def _panel(controls, button, progress, status, output):
-    """(outer box, every widget of the panel): controls in a 2-column grid, button + bar, status, output."""
+    """(outer box, every widget of the panel): controls in a 2-column grid, button +
+    bar, status, output."""
     grid = widgets.GridBox(list(controls.values()), layout=widgets.Layout(
         grid_template_columns="repeat(2, max-content)", grid_gap="2px 24px"))
     row = widgets.HBox([button, progress])
@@ -81,21 +88,26 @@ def _panel(controls, button, progress, status, output):
 
 # %% book/22_explorers.ipynb 29
 class _Explorer:
-    """A grid of `controls`, a Train button, a progress bar, a status line and an output area.
+    """A grid of `controls`, a Train button, a progress bar, a status line and an
+    output area.
 
-    Subclasses pass their controls ({setting: widget}) and define `_run(**settings)`, which trains,
-    draws into `self.output` and returns a dict of results, and `_summary(result)`.
+    Subclasses pass their controls ({setting: widget}) and define `_run(**settings)`,
+    which trains, draws into `self.output` and returns a dict of results, and
+    `_summary(result)`.
     """
     def __init__(self, controls):
         self.controls = controls
-        self.button = widgets.Button(description="Train", button_style="primary", icon="play")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch 0/0",
+        self.button = widgets.Button(description="Train", button_style="primary",
+                                     icon="play")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1,
+                                            description="epoch 0/0",
                                             style={"description_width": "initial"})
         self.status = widgets.HTML("Set the controls, then press <b>Train</b>.")
         self.output = widgets.Output()
         self.model, self.result, self.message = None, None, ""
         self.button.on_click(lambda _button: self.run())
-        self.widget, self._parts = _panel(controls, self.button, self.progress, self.status, self.output)
+        self.widget, self._parts = _panel(controls, self.button, self.progress,
+                                          self.status, self.output)
 
 
 # %% book/22_explorers.ipynb 33
@@ -117,11 +129,13 @@ del values   # now a method: no stray module-level name
 # %% book/22_explorers.ipynb 41
 @patch(_Explorer)
 def configure(self, **settings):
-    """Set controls by name, in the panel's order, e.g. configure(epochs=50); returns the explorer."""
+    """Set controls by name, in the panel's order, e.g. configure(epochs=50); returns
+    the explorer."""
     unknown = sorted(settings.keys() - self.controls.keys())
     if unknown:
-        raise ValueError(f"unknown control {unknown[0]!r}; the controls are {sorted(self.controls)}")
-    for name in [name for name in self.controls if name in settings]:   # the panel's order
+        raise ValueError(f"unknown control {unknown[0]!r}; "
+                         f"the controls are {sorted(self.controls)}")
+    for name in [name for name in self.controls if name in settings]:  # panel's order
         self.controls[name].value = settings[name]
     return self
 del configure   # now a method: no stray module-level name
@@ -150,25 +164,29 @@ del _fail   # now a method: no stray module-level name
 def _train(self, model, X, y, loss_fn, epochs, **options):
     """nnscratch.train(..., **options) with the progress bar following the epochs."""
     epochs = check_int(epochs, "epochs", 1)
-    self.progress.max, self.progress.value, self.progress.description = epochs, 0, f"epoch 0/{epochs}"
+    progress = self.progress
+    progress.max, progress.value, progress.description = epochs, 0, f"epoch 0/{epochs}"
 
     def on_epoch(epoch, train_losses, eval_losses):
-        self.progress.value, self.progress.description = epoch, f"epoch {epoch}/{epochs}"
+        progress.value, progress.description = epoch, f"epoch {epoch}/{epochs}"
 
     with np.errstate(over="ignore", invalid="ignore"):
-        return train(model, X, y, loss_fn, epochs, bar=False, on_epoch=on_epoch, **options)
+        return train(model, X, y, loss_fn, epochs, bar=False, on_epoch=on_epoch,
+                     **options)
 del _train   # now a method: no stray module-level name
 
 
 # %% book/22_explorers.ipynb 58
 @patch(_Explorer)
 def run(self):
-    """Train with the current control values; returns the result, or None after a reported error."""
+    """Train with the current control values; returns the result, or None after a
+    reported error."""
     self.button.disabled = True
     self.result, start = None, time.perf_counter()
     try:
         self.result = self._run(**self.values())
-        self._say(f"{self._summary(self.result)} ({time.perf_counter() - start:.1f} s)")
+        seconds = time.perf_counter() - start
+        self._say(f"{self._summary(self.result)} ({seconds:.1f} s)")
     except FloatingPointError as error:
         self._fail(f"Training diverged: {error}")
     except (ValueError, TypeError) as error:
@@ -182,9 +200,11 @@ del run   # now a method: no stray module-level name
 # %% book/22_explorers.ipynb 63
 @patch(_Explorer)
 def close(self):
-    """Close every widget of the panel, layouts and styles included: the kernel and the front end forget them."""
+    """Close every widget of the panel, layouts and styles included: the kernel and the
+    front end forget them."""
     for part in self._parts:
-        for model in (getattr(part, "layout", None), getattr(part, "style", None), part):
+        layout, style = getattr(part, "layout", None), getattr(part, "style", None)
+        for model in (layout, style, part):
             if model is not None:
                 model.close()
 del close   # now a method: no stray module-level name
@@ -196,16 +216,20 @@ TARGETS = {"x²": np.square, "|x|": np.abs, "3 sin x": lambda x: 3 * np.sin(x),
 
 
 class FunctionExplorer(_Explorer):
-    """Fit a 1-D target on [-3, 3]; show the fit against the truth, the loss curve and the final MSE."""
+    """Fit a 1-D target on [-3, 3]; show the fit against the truth, the loss curve and
+    the final MSE."""
     def __init__(self, n_points=100):
         self.n_points = check_int(n_points, "n_points", 2)
         style = {"description_width": "8em"}
         super().__init__({
-            "target": widgets.Dropdown(options=list(TARGETS), value="x²", description="target f(x)", style=style),
-            **_network_controls(style, hidden=32, hidden_range=(1, 128), layers=2, activation="Tanh"),
+            "target": widgets.Dropdown(options=list(TARGETS), value="x²",
+                                       description="target f(x)", style=style),
+            **_network_controls(style, hidden=32, hidden_range=(1, 128), layers=2,
+                                activation="Tanh"),
             "learning_rate": _rate_control(style, 0.05),
             "epochs": widgets.IntText(value=400, description="epochs", style=style),
-            "batch_size": widgets.IntText(value=64, description="batch size", style=style),
+            "batch_size": widgets.IntText(value=64, description="batch size",
+                                          style=style),
             "seed": widgets.IntText(value=0, description="seed", style=style),
         })
 
@@ -236,40 +260,48 @@ del _summary   # now a method: no stray module-level name
 
 # %% book/22_explorers.ipynb 79
 @patch(FunctionExplorer)
-def _run(self, target, hidden_layer_size, num_hidden_layers, activation, learning_rate, epochs, batch_size, seed):
+def _run(self, target, hidden_layer_size, num_hidden_layers, activation, learning_rate,
+         epochs, batch_size, seed):
     """Fit the target with the given settings; returns {"mse", "train_losses"}."""
     X = np.linspace(-3, 3, self.n_points).reshape(-1, 1)
     y = TARGETS[target](X)
     rng = np.random.default_rng(check_int(seed, "seed", 0))
-    self.model = NeuralNetwork(input_size=1, output_size=1, hidden_layer_size=hidden_layer_size,
-                               num_hidden_layers=num_hidden_layers, hidden_activation=ACTIVATIONS[activation], rng=rng)
-    losses, _ = self._train(self.model, X, y, MeanSquaredErrorLoss, epochs, batch_size=batch_size,
-                            learning_rate=learning_rate, rng=rng)
+    self.model = NeuralNetwork(input_size=1, output_size=1,
+                               hidden_layer_size=hidden_layer_size,
+                               num_hidden_layers=num_hidden_layers,
+                               hidden_activation=ACTIVATIONS[activation], rng=rng)
+    losses, _ = self._train(self.model, X, y, MeanSquaredErrorLoss, epochs,
+                            batch_size=batch_size, learning_rate=learning_rate, rng=rng)
     prediction = self.model.predict(X)
     mse = MeanSquaredErrorLoss.loss(prediction, y)
-    self.output.outputs = (_png_output(self._figure(X, y, prediction, target, losses, mse)),)
+    fig = self._figure(X, y, prediction, target, losses, mse)
+    self.output.outputs = (_png_output(fig),)
     return {"mse": mse, "train_losses": losses}
 del _run   # now a method: no stray module-level name
 
 
 # %% book/22_explorers.ipynb 83
 def function_explorer(n_points=100, **settings):
-    """Build a FunctionExplorer; `settings` set its controls, e.g. function_explorer(target="|x|", epochs=200)."""
+    """Build a FunctionExplorer; `settings` set its controls, e.g.
+    function_explorer(target="|x|", epochs=200)."""
     return FunctionExplorer(n_points).configure(**settings)
 
 
 # %% book/22_explorers.ipynb 98
 def _label_count(y):
-    """One more than the largest label (10 for digits 0-9); 1 when y holds no numbers."""
+    """One more than the largest label (10 for digits 0-9); 1 when y holds no
+    numbers."""
     try:
         return max(int(np.max(y)) + 1, 1)
-    except (TypeError, ValueError):     # empty, NaN or not numbers: check_labels will say what is wrong
+    # empty, NaN or not numbers: check_labels will say what is wrong
+    except (TypeError, ValueError):
         return 1
 
 
 # %% book/22_explorers.ipynb 102
 def _check_images_labels(X, y, num_classes=None):
-    """Check images X (n, d) and integer labels y (n,); returns the number of classes."""
+    """Check images X (n, d) and integer labels y (n,); returns the number of
+    classes."""
     check_array(X, "X", ndim=2)
     num_classes = _label_count(y) if num_classes is None else num_classes
     check_labels(y, "y", num_classes)
@@ -279,8 +311,12 @@ def _check_images_labels(X, y, num_classes=None):
 
 # %% book/22_explorers.ipynb 106
 def _split(n, val_size, seed):
-    """Shuffle the row numbers 0..n-1 with `seed`; returns (training rows, validation rows)."""
-    val_size = min(2000, n // 5) if val_size is None else check_int(val_size, "val_size", 1)
+    """Shuffle the row numbers 0..n-1 with `seed`; returns (training rows, validation
+    rows)."""
+    if val_size is None:
+        val_size = min(2000, n // 5)
+    else:
+        val_size = check_int(val_size, "val_size", 1)
     if val_size > n - 10:
         raise ValueError(f"val_size must leave at least 10 training rows, "
                          f"got {val_size} of {n} rows")
@@ -289,11 +325,13 @@ def _split(n, val_size, seed):
 
 
 # %% book/22_explorers.ipynb 110
-OPTIMIZERS = {"SGD": (SGD, 0.1), "Momentum": (Momentum, 0.01), "Adam": (Adam, 0.001)}   # class, usual rate
+# name: (class, usual learning rate)
+OPTIMIZERS = {"SGD": (SGD, 0.1), "Momentum": (Momentum, 0.01), "Adam": (Adam, 0.001)}
 
 
 def _follow_optimizer(controls):
-    """Make the learning-rate control jump to the usual rate of each optimizer chosen; returns controls."""
+    """Make the learning-rate control jump to the usual rate of each optimizer chosen;
+    returns controls."""
     def use_usual_rate(change):
         controls["learning_rate"].value = OPTIMIZERS[change["new"]][1]
     controls["optimizer"].observe(use_usual_rate, names="value")
@@ -305,23 +343,30 @@ def _classifier_controls(n_train):
     """The classifier explorer's controls, for `n_train` available training rows."""
     style = {"description_width": "9em"}
     return _follow_optimizer({
-        **_network_controls(style, hidden=32, hidden_range=(4, 256), layers=1, activation="Relu"),
-        "init": widgets.Dropdown(options=list(INIT_SCALES), value="lecun", description="initialisation", style=style),
-        "dropout": widgets.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05, description="dropout", style=style),
-        "optimizer": widgets.Dropdown(options=list(OPTIMIZERS), value="SGD", description="optimizer", style=style),
+        **_network_controls(style, hidden=32, hidden_range=(4, 256), layers=1,
+                            activation="Relu"),
+        "init": widgets.Dropdown(options=list(INIT_SCALES), value="lecun",
+                                 description="initialisation", style=style),
+        "dropout": widgets.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05,
+                                       description="dropout", style=style),
+        "optimizer": widgets.Dropdown(options=list(OPTIMIZERS), value="SGD",
+                                      description="optimizer", style=style),
         "learning_rate": _rate_control(style, OPTIMIZERS["SGD"][1]),
         "epochs": widgets.IntText(value=10, description="epochs", style=style),
-        "train_size": widgets.IntSlider(value=min(2000, n_train), min=min(100, n_train), max=n_train,
+        "train_size": widgets.IntSlider(value=min(2000, n_train),
+                                        min=min(100, n_train), max=n_train,
                                         description="training-set size", style=style),
     })
 
 
 # %% book/22_explorers.ipynb 118
 class ClassifierExplorer(_Explorer):
-    """Train a softmax classifier on a growing subset of (X, y); show validation accuracy and mistakes."""
+    """Train a softmax classifier on a growing subset of (X, y); show validation
+    accuracy and mistakes."""
     def __init__(self, X, y, val_size=None, batch_size=64, seed=0, num_classes=None):
         self.num_classes = _check_images_labels(X, y, num_classes)
-        self.batch_size, self.seed = check_int(batch_size, "batch_size", 1), check_int(seed, "seed", 0)
+        self.batch_size = check_int(batch_size, "batch_size", 1)
+        self.seed = check_int(seed, "seed", 0)
         self.train_rows, val_rows = _split(len(y), val_size, self.seed)
         self.X, self.y, self.optimizer = X, y, None
         self.X_val, self.y_val = X[val_rows].astype(np.float32), y[val_rows]
@@ -330,10 +375,12 @@ class ClassifierExplorer(_Explorer):
 
 # %% book/22_explorers.ipynb 122
 @patch(ClassifierExplorer)
-def _build(self, hidden_layer_size, num_hidden_layers, activation, init, dropout, optimizer, learning_rate, rng):
+def _build(self, hidden_layer_size, num_hidden_layers, activation, init, dropout,
+           optimizer, learning_rate, rng):
     """The network and the optimizer the settings describe: (model, optimizer)."""
-    model = NeuralNetwork(self.X.shape[1], self.num_classes, hidden_layer_size, num_hidden_layers,
-                          head_activation=Softmax, hidden_activation=ACTIVATIONS[activation],
+    model = NeuralNetwork(self.X.shape[1], self.num_classes, hidden_layer_size,
+                          num_hidden_layers, head_activation=Softmax,
+                          hidden_activation=ACTIVATIONS[activation],
                           init=init, dropout=dropout, rng=rng)
     return model, OPTIMIZERS[optimizer][0](model.parameters(), learning_rate)
 del _build   # now a method: no stray module-level name
@@ -346,7 +393,8 @@ def _plot_losses(self, ax, result):
     epochs = np.arange(1, len(result["train_losses"]) + 1)
     ax.plot(epochs, result["train_losses"], marker=".", label="training set")
     ax.plot(epochs, result["val_losses"], marker=".", label="validation set")
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"validation accuracy {result['accuracy']:.1%}")
+    ax.set(xlabel="epoch", ylabel="cross-entropy",
+           title=f"validation accuracy {result['accuracy']:.1%}")
     ax.legend()
 del _plot_losses   # now a method: no stray module-level name
 
@@ -354,7 +402,8 @@ del _plot_losses   # now a method: no stray module-level name
 # %% book/22_explorers.ipynb 130
 @patch(ClassifierExplorer)
 def _plot_mistakes(self, fig, wrong, predicted):
-    """Up to 8 misclassified validation images (rows of `X_val` in `wrong`), if rows are square images."""
+    """Up to 8 misclassified validation images (rows of `X_val` in `wrong`), if rows
+    are square images."""
     side = math.isqrt(self.X.shape[1])
     if side * side != self.X.shape[1] or len(wrong) == 0:
         return
@@ -383,7 +432,8 @@ del _figure   # now a method: no stray module-level name
 @patch(ClassifierExplorer)
 def _summary(self, result):
     """The status line after a successful run."""
-    return (f"Validation accuracy {result['accuracy']:.1%} on {len(self.y_val)} held-out images "
+    return (f"Validation accuracy {result['accuracy']:.1%} "
+            f"on {len(self.y_val)} held-out images "
             f"after {len(result['train_losses'])} epochs")
 del _summary   # now a method: no stray module-level name
 
@@ -391,46 +441,40 @@ del _summary   # now a method: no stray module-level name
 # %% book/22_explorers.ipynb 142
 @patch(ClassifierExplorer)
 def _run(self, epochs, train_size, **settings):
-    """Train on the first `train_size` training rows; validation accuracy, losses and mistakes."""
-    rows, rng = self.train_rows[:check_int(train_size, "train_size", 1)], np.random.default_rng(self.seed)
+    """Train on the first `train_size` training rows; validation accuracy, losses and
+    mistakes."""
+    rows = self.train_rows[:check_int(train_size, "train_size", 1)]
+    rng = np.random.default_rng(self.seed)
     self.model, self.optimizer = self._build(rng=rng, **settings)
     train_losses, val_losses = self._train(
-        self.model, self.X[rows], one_hot(self.y[rows], self.num_classes), CrossEntropyLoss, epochs,
-        batch_size=self.batch_size, optimizer=self.optimizer, rng=rng,
-        X_test=self.X_val, y_test=one_hot(self.y_val, self.num_classes))
+        self.model, self.X[rows], one_hot(self.y[rows], self.num_classes),
+        CrossEntropyLoss, epochs, batch_size=self.batch_size, optimizer=self.optimizer,
+        rng=rng, X_test=self.X_val, y_test=one_hot(self.y_val, self.num_classes))
     predicted = self.model.predict(self.X_val).argmax(axis=1)
-    result = {"accuracy": accuracy(self.model, self.X_val, self.y_val), "train_losses": train_losses,
-              "val_losses": val_losses, "misclassified": np.flatnonzero(predicted != self.y_val)}
+    result = {"accuracy": accuracy(self.model, self.X_val, self.y_val),
+              "train_losses": train_losses, "val_losses": val_losses,
+              "misclassified": np.flatnonzero(predicted != self.y_val)}
     self.output.outputs = (_png_output(self._figure(result, predicted)),)
     return result
 del _run   # now a method: no stray module-level name
 
 
 # %% book/22_explorers.ipynb 147
-def classifier_explorer(X=None, y=None, *, val_size=None, batch_size=64, seed=0, num_classes=None,
-                        **settings):
+def classifier_explorer(X=None, y=None, *, val_size=None, batch_size=64, seed=0,
+                        num_classes=None, **settings):
     """A ClassifierExplorer on training data (X, y); `settings` set its controls.
 
-    With X and y None it loads MNIST and leaves out its last seventh (the test images of the full
-    data): the explorer scores on a validation split of the rest, never on the test set.
+    With X and y None it loads MNIST and leaves out its last seventh (the test images of
+    the full data): the explorer scores on a validation split of the rest, never on the
+    test set.
     """
     if X is None and y is None:
         from nnscratch.data import load_mnist
         X, y = load_mnist()
         X, y = X[:len(X) * 6 // 7], y[:len(y) * 6 // 7]
     elif X is None or y is None:
-        raise ValueError("pass both X and y, or neither to load MNIST with nnscratch.data.load_mnist()")
-    explorer = ClassifierExplorer(X, y, val_size=val_size, batch_size=batch_size, seed=seed, num_classes=num_classes)
+        raise ValueError("pass both X and y, or neither to load MNIST with "
+                         "nnscratch.data.load_mnist()")
+    explorer = ClassifierExplorer(X, y, val_size=val_size, batch_size=batch_size,
+                                  seed=seed, num_classes=num_classes)
     return explorer.configure(**settings)
-
-
-# %% book/22_explorers.ipynb 157
-PLAYER_BUTTONS = {"fa fa-minus": "−", "fa fa-fast-backward": "⇤", "fa fa-step-backward": "◁",
-                  "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "❚❚", "fa fa-play": "▶",
-                  "fa fa-step-forward": "▷", "fa fa-fast-forward": "⇥", "fa fa-plus": "+"}
-
-
-def offline_jshtml(animation, **options):
-    """`animation.to_jshtml(**options)` without its CDN stylesheet: icon-font buttons become characters."""
-    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*">', "", animation.to_jshtml(**options))
-    return re.sub(r'<i class="(fa [^"]+)"></i>', lambda icon: PLAYER_BUTTONS[icon[1]], html)

@@ -172,3 +172,13 @@ def test_unknown_init_is_refused_listing_the_choices(bad):
 def test_non_float_dtype_is_refused(dtype):
     with pytest.raises(TypeError, match="dtype must be a floating-point type"):
         Layer(3, 2, dtype=dtype)
+
+
+def test_param_pairs_survive_pickle_and_copy_with_their_flag():
+    import copy
+    import pickle
+
+    pairs = Layer(3, 2, seed=0).parameters()
+    for clone in (pickle.loads(pickle.dumps(pairs)), copy.deepcopy(pairs)):
+        assert [pair.decay for pair in clone] == [True, False]
+        assert all(np.array_equal(a[0], b[0]) for a, b in zip(clone, pairs))

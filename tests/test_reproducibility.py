@@ -178,8 +178,8 @@ def test_training_does_not_modify_the_callers_data():
 
 
 def test_a_shared_generator_is_a_different_but_reproducible_recipe():
-    """One Generator for both construction and training continues its stream (see
-    exercise ex-save-3)."""
+    """One Generator for both construction and training continues its stream: another
+    recipe than seed=, reproducible too."""
 
     def shared_run():
         rng = np.random.default_rng(1)

@@ -149,6 +149,14 @@ def test_several_hidden_widths_build_a_sequential_of_library_layers(blobs):
     assert clf.score(X, y) > 0.95
 
 
+def test_hidden_layer_sizes_may_be_an_int_a_list_or_an_array(blobs):
+    X, y = blobs
+    for sizes, widths in ((5, [5]), ([6, 3], [6, 3]), (np.array([4, 2]), [4, 2])):
+        net = NeuralNetworkClassifier(sizes, max_iter=2).fit(X, y).network_
+        layers = [layer for layer in net.layers if isinstance(layer, Layer)]
+        assert [layer.weights.shape[1] for layer in layers[:-1]] == widths
+
+
 def test_no_hidden_layer_is_softmax_regression(blobs):
     X, y = blobs
     clf = NeuralNetworkClassifier(hidden_layer_sizes=(), random_state=0).fit(X, y)
@@ -388,6 +396,11 @@ def test_regressor_partial_fit_refuses_a_different_number_of_targets():
             {"learning_rate_init": 0.0},
             ValueError,
             "learning_rate_init must be a finite number > 0",
+        ),
+        (
+            {"alpha": 0.5, "learning_rate_init": 2.0},
+            ValueError,
+            r"alpha=0.5 with learning_rate_init=2.0: each step would multiply",
         ),
         ({"max_iter": 0}, ValueError, "max_iter must be an integer >= 1"),
         ({"max_iter": 2.5}, TypeError, "max_iter must be an integer"),
