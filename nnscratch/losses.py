@@ -169,8 +169,8 @@ def _shape_hint(y_pred, y_true):
         return ""
     if y_pred.shape[1] == 1:
         return "; for a single output column pass y_true.reshape(-1, 1)"
-    return ("; y_true looks like integer labels: "
-            f"pass one_hot(y_true, {y_pred.shape[1]})")
+    return ("; y_true looks like integer labels: pass one_hot(y_true, "
+            f"{y_pred.shape[1]})")
 
 
 # %% book/18_checks_and_seeds.ipynb 110

@@ -235,8 +235,9 @@ _unchecked_sequential_init = Sequential.__init__
 
 
 def _check_layers(layers):
-    """TypeError unless each layer has forward() and backward(); ValueError for an object
-    at two positions (its second forward would overwrite what the first one cached)."""
+    """TypeError unless each layer has forward() and backward(); ValueError for an
+    object at two positions (its second forward would overwrite what the first one
+    cached)."""
     seen = {}
     for k, layer in enumerate(layers):
         if id(layer) in seen:
@@ -255,7 +256,8 @@ def _check_layers(layers):
 
 @patch(Sequential)
 def __init__(self, *layers):
-    """Sequential of chapter 5; TypeError or ValueError for a layer that cannot be one."""
+    """Sequential of chapter 5; TypeError or ValueError for a layer that cannot be
+    one."""
     _check_layers(layers)
     _unchecked_sequential_init(self, *layers)
 del __init__   # now a method: no stray module-level name

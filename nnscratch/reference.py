@@ -16,13 +16,15 @@ __all__ = [
 
 
 # %% book/20_making_it_fast.ipynb 4
-# Yardsticks, not meant for use: a naive implementation with the habits of the blog post this book started from,
+# Yardsticks, not meant for use: a naive implementation with the habits of the blog post
+# this book started from,
 # and (further down) a skeleton epoch that only gathers batches and multiplies.
 # Chapter 20 and benchmarks/train_speed.py time both against the library.
 
 
 class NaiveRelu:
-    """max(z, 0); keeps a float array of slopes (1.0 where z > 0, else 0.0) for the backward pass."""
+    """max(z, 0); keeps a float array of slopes (1.0 where z > 0, else 0.0) for the
+    backward pass."""
     def forward(self, z):
         positive = z > 0
         self.slope = positive.astype(z.dtype)
@@ -34,9 +36,11 @@ class NaiveRelu:
 
 # %% book/20_making_it_fast.ipynb 7
 class NaiveSoftmax:
-    """Row-wise softmax; backward turns dL/dp into dL/dz with the Jacobian: p * (g - sum(g * p))."""
+    """Row-wise softmax; backward turns dL/dp into dL/dz with the Jacobian: p * (g -
+    sum(g * p))."""
     def forward(self, z):
-        e = np.exp(z - z.max(axis=1)[:, None])       # each row's largest exponent is 0: no overflow
+        # each row's largest exponent is 0: no overflow
+        e = np.exp(z - z.max(axis=1)[:, None])
         self.p = e / e.sum(axis=1)[:, None]
         return self.p
 
@@ -46,7 +50,8 @@ class NaiveSoftmax:
 
 # %% book/20_making_it_fast.ipynb 9
 class NaiveCrossEntropy:
-    """Mean cross-entropy of probabilities p (rows) against one-hot rows y, and its gradient dL/dp.
+    """Mean cross-entropy of probabilities p (rows) against one-hot rows y, and its
+    gradient dL/dp.
 
     p is clipped to [1e-12, 1] before the log and the division, so neither can blow up.
     """
@@ -54,7 +59,8 @@ class NaiveCrossEntropy:
 
     @staticmethod
     def loss(p, y):
-        p_true = np.clip((p * y).sum(axis=1), NaiveCrossEntropy.eps, 1.0)   # one-hot: the true class only
+        # one-hot: the true class only
+        p_true = np.clip((p * y).sum(axis=1), NaiveCrossEntropy.eps, 1.0)
         return -np.log(p_true).mean()
 
     @staticmethod
@@ -64,9 +70,11 @@ class NaiveCrossEntropy:
 
 # %% book/20_making_it_fast.ipynb 13
 class NaiveLayer:
-    """Dense layer x @ W + b with an optional activation; step() back-propagates *and* updates W and b."""
+    """Dense layer x @ W + b with an optional activation; step() back-propagates *and*
+    updates W and b."""
     def __init__(self, n_in, n_out, activation, rng):
-        self.W = rng.standard_normal((n_in, n_out)) * np.sqrt(1 / n_in)   # float64; the library's "lecun"
+        # float64; the library's "lecun"
+        self.W = rng.standard_normal((n_in, n_out)) * np.sqrt(1 / n_in)
         self.b = np.zeros(n_out)
         self.act = activation() if activation else None
 
@@ -76,7 +84,8 @@ class NaiveLayer:
         return self.act.forward(out) if self.act else out
 
     def step(self, d_out, lr):
-        """Given dL/d(output), update W and b in place; return dL/dx, computed with W before the update."""
+        """Given dL/d(output), update W and b in place; return dL/dx, computed with W
+        before the update."""
         delta = self.act.backward(d_out) if self.act else d_out        # dL/dz
         d_x = delta @ self.W.T
         self.W -= lr * (self.x.T @ delta)
@@ -86,13 +95,16 @@ class NaiveLayer:
 
 # %% book/20_making_it_fast.ipynb 15
 class NaiveNetwork:
-    """float64 dense layers, input -> num_hidden_layers hidden layers -> head; step() does the updates."""
+    """float64 dense layers, input -> num_hidden_layers hidden layers -> head; step()
+    does the updates."""
     def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
                  head_activation=None, hidden_activation=NaiveRelu, *, rng):
-        widths = layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers)
+        widths = layer_sizes(input_size, output_size, hidden_layer_size,
+                             num_hidden_layers)
         self.layers = []
         for depth, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-            activation = head_activation if depth == num_hidden_layers else hidden_activation
+            last = depth == num_hidden_layers
+            activation = head_activation if last else hidden_activation
             self.layers.append(NaiveLayer(n_in, n_out, activation, rng))
 
     def forward(self, x):
@@ -101,19 +113,24 @@ class NaiveNetwork:
         return x
 
     def step(self, d_out, lr):
-        """Back-propagate dL/d(output) from the head down, every layer updating itself; returns dL/dx."""
+        """Back-propagate dL/d(output) from the head down, every layer updating itself;
+        returns dL/dx."""
         for layer in reversed(self.layers):
             d_out = layer.step(d_out, lr)
         return d_out
 
 
 # %% book/20_making_it_fast.ipynb 19
-def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=None, Y_eval=None, *, rng):
-    """Minibatch SGD the naive way; returns (mean batch loss per epoch, held-out loss per epoch or []).
+def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=None,
+                Y_eval=None, *, rng):
+    """Minibatch SGD the naive way; returns (mean batch loss per epoch, held-out loss
+    per epoch or []).
 
-    A shuffled copy of the whole data set every epoch, fresh arrays every step, the updates inside the layers.
+    A shuffled copy of the whole data set every epoch, fresh arrays every step, the
+    updates inside the layers.
     """
-    batches = [slice(start, start + batch_size) for start in range(0, len(X), batch_size)]
+    batches = [slice(start, start + batch_size)
+               for start in range(0, len(X), batch_size)]
     history, held_out = [], []
     for _ in range(epochs):
         order = rng.permutation(len(X))
@@ -131,10 +148,12 @@ def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=
 
 # %% book/20_making_it_fast.ipynb 79
 def skeleton_epoch(X, Y, X_eval, weights, batch_size, rng):
-    """A yardstick, not a trainer: the part of an epoch no loop training dense layers can skip.
+    """A yardstick, not a trainer: the part of an epoch no loop training dense layers
+    can skip.
 
-    Gathers each full batch into buffers and runs a step's products (x W, x^T delta, delta W^T but for
-    the first layer; delta: the last output), then X_eval's forward products. It learns nothing.
+    Gathers each full batch into buffers and runs a step's products (x W, x^T delta,
+    delta W^T but for the first layer; delta: the last output), then X_eval's forward
+    products. It learns nothing.
     """
     grads = [np.empty_like(w) for w in weights]
     x_buf = np.empty((batch_size, X.shape[1]), X.dtype)

@@ -26,16 +26,19 @@ def _base_rate(optimizer):
     """The optimizer's current learning_rate as a float; TypeError if it has none."""
     rate = getattr(optimizer, "learning_rate", None)
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-        raise TypeError(f"optimizer must have a numeric learning_rate attribute, e.g. SGD(params, 0.1), got {optimizer!r}")
+        raise TypeError("optimizer must have a numeric learning_rate attribute, e.g. "
+                        f"SGD(params, 0.1), got {optimizer!r}")
     return float(rate)
 
 
 # %% book/10_optimizers.ipynb 63
 class StepDecay:
-    """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every step_size epochs.
+    """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every
+    step_size epochs.
 
-    After epoch e it sets optimizer.learning_rate = base * gamma ** (e // step_size), where base is the
-    rate when the schedule was built. step_size: integer >= 1; gamma: number in (0, 1].
+    After epoch e it sets optimizer.learning_rate = base * gamma ** (e // step_size),
+    where base is the rate when the schedule was built. step_size: integer >= 1; gamma:
+    number in (0, 1].
     """
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer, self.base_lr = optimizer, _base_rate(optimizer)
@@ -45,34 +48,42 @@ class StepDecay:
             raise ValueError(f"gamma must be in (0, 1] (a decay), got {gamma}")
 
     def __call__(self, epoch, train_losses=None, eval_losses=None):
-        """Set the rate for the epoch after `epoch`; returns None, so training goes on."""
-        self.optimizer.learning_rate = self.base_lr * self.gamma ** (epoch // self.step_size)
+        """Set the rate for the epoch after `epoch`; returns None, so training goes
+        on."""
+        steps = epoch // self.step_size
+        self.optimizer.learning_rate = self.base_lr * self.gamma ** steps
 
 
 # %% book/10_optimizers.ipynb 66
 class CosineSchedule:
-    """Learning rate schedule for train(on_epoch=...): from the current rate down to min_lr along half a cosine.
+    """Learning rate schedule for train(on_epoch=...): from the current rate down to
+    min_lr along half a cosine.
 
-    After epoch e it sets optimizer.learning_rate = min_lr + (base - min_lr) * (1 + cos(pi * e / epochs)) / 2,
-    base being the rate when built, so epoch 1 runs at base. epochs: integer >= 1; 0 <= min_lr < base.
+    After epoch e it sets optimizer.learning_rate = min_lr + (base - min_lr) * (1 +
+    cos(pi * e / epochs)) / 2, base being the rate when built, so epoch 1 runs at base.
+    epochs: integer >= 1; 0 <= min_lr < base.
     """
     def __init__(self, optimizer, epochs, min_lr=0.0):
         self.optimizer, self.base_lr = optimizer, _base_rate(optimizer)
         self.epochs = check_int(epochs, "epochs", 1)
         self.min_lr = check_non_negative_float(min_lr, "min_lr")
         if self.min_lr >= self.base_lr:
-            raise ValueError(f"min_lr must be below the optimizer's learning rate {self.base_lr}, got {min_lr}")
+            raise ValueError("min_lr must be below the optimizer's learning rate "
+                             f"{self.base_lr}, got {min_lr}")
 
     def __call__(self, epoch, train_losses=None, eval_losses=None):
-        """Set the rate for the epoch after `epoch` (min_lr from epoch `epochs` on); returns None."""
+        """Set the rate for the epoch after `epoch` (min_lr from epoch `epochs` on);
+        returns None."""
         progress = min(epoch / self.epochs, 1.0)
         cosine = (1 + np.cos(np.pi * progress)) / 2                  # from 1 down to 0
-        self.optimizer.learning_rate = float(self.min_lr + (self.base_lr - self.min_lr) * cosine)
+        span = self.base_lr - self.min_lr
+        self.optimizer.learning_rate = float(self.min_lr + span * cosine)
 
 
 # %% book/10_optimizers.ipynb 74
 def smooth_losses(losses, beta=0.9):
-    """Exponential moving average of a sequence of losses, bias-corrected like Adam's m: an array of the same length."""
+    """Exponential moving average of a sequence of losses, bias-corrected like Adam's m:
+    an array of the same length."""
     average, smoothed = 0.0, []
     for k, loss in enumerate(losses, start=1):
         average = beta * average + (1 - beta) * loss
@@ -82,58 +93,73 @@ def smooth_losses(losses, beta=0.9):
 
 # %% book/10_optimizers.ipynb 78
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
-    """One training step on the batch (xb, yb); returns the batch loss before the step."""
+    """One training step on the batch (xb, yb); returns the batch loss before the
+    step."""
     y_pred = model.forward(xb)
     fused = _uses_fused_gradient(model, loss_fn)
     loss = float(loss_fn.loss(y_pred, yb))
-    model.backward(loss_fn.logits_grad(y_pred, yb) if fused else loss_fn.grad(y_pred, yb), grad_is_logits=fused)
+    grad = loss_fn.logits_grad(y_pred, yb) if fused else loss_fn.grad(y_pred, yb)
+    model.backward(grad, grad_is_logits=fused)
     optimizer.step()
     return loss
 
 
 # %% book/10_optimizers.ipynb 82
 def _range_rates(start, stop, steps):
-    """`steps` learning rates from start to stop, evenly spaced on a log scale; errors name the argument."""
-    start, stop = check_positive_float(start, "start"), check_positive_float(stop, "stop")
+    """`steps` learning rates from start to stop, evenly spaced on a log scale; errors
+    name the argument."""
+    start = check_positive_float(start, "start")
+    stop = check_positive_float(stop, "stop")
     if stop <= start:
-        raise ValueError(f"stop must be larger than start, got start={start} and stop={stop}")
+        raise ValueError(f"stop must be larger than start, got start={start} and "
+                         f"stop={stop}")
     return np.geomspace(start, stop, check_int(steps, "steps", 2))
 
 
 # %% book/10_optimizers.ipynb 85
 def _exploded(losses, factor=4.0):
-    """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor` times its lowest value."""
+    """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor`
+    times its lowest value."""
     smoothed = smooth_losses(losses)
     return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
 
 
 # %% book/10_optimizers.ipynb 88
-def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100, batch_size=64, *,
-                  seed=None, rng=None):
-    """Learning rate range test: one training step per random batch, at rates rising geometrically.
+def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100,
+                  batch_size=64, *, seed=None, rng=None):
+    """Learning rate range test: one training step per random batch, at rates rising
+    geometrically.
 
-    The rates go from start to stop in `steps` steps; the test stops early once the loss explodes. Returns
-    (learning rates, batch losses), arrays of the same length. The model's parameters (and layer buffers) and the
-    optimizer's learning_rate are restored at the end (not its other state), and model.training too. seed= or rng= picks batches.
+    The rates go from start to stop in `steps` steps; the test stops early once the loss
+    explodes. Returns (learning rates, batch losses), arrays of the same length. The
+    model's parameters (and layer buffers) and the optimizer's learning_rate are
+    restored at the end (not its other state), and model.training too. seed= or rng=
+    picks batches.
     """
     X, y = _check_data(model, X, y, "X", "y")
     rates, rng = _range_rates(start, stop, steps), make_rng(rng, seed)
     batch_size = min(check_int(batch_size, "batch_size", 1), len(X))
     arrays = [param for param, _ in model.parameters()] + [
         array for layer in model.layers for array in getattr(layer, "buffers", list)()]
-    saved, saved_rate, losses = [array.copy() for array in arrays], optimizer.learning_rate, []
-    saved_mode, model.training = getattr(model, "training", False), True      # train as train() does (dropout on)
+    saved = [array.copy() for array in arrays]
+    saved_rate, losses = optimizer.learning_rate, []
+    # train as train() does (dropout on)
+    saved_mode, model.training = getattr(model, "training", False), True
     try:
-        with np.errstate(over="ignore", invalid="ignore"):       # the last steps may overflow: expected
+        # the last steps may overflow: expected
+        with np.errstate(over="ignore", invalid="ignore"):
             for rate in rates:
                 optimizer.learning_rate = float(rate)
                 rows = rng.choice(len(X), size=batch_size, replace=False)
-                losses.append(_range_test_step(model, X[rows], y[rows], loss_fn, optimizer))
+                loss = _range_test_step(model, X[rows], y[rows], loss_fn, optimizer)
+                losses.append(loss)
                 if _exploded(losses):
                     break
     finally:
-        for array, copy in zip(arrays, saved):        # weights, and layer buffers such as
-            array[...] = copy                          # batch normalisation's statistics
+        # weights, and layer buffers such as
+        for array, copy in zip(arrays, saved):
+            # batch normalisation's statistics
+            array[...] = copy
         optimizer.learning_rate, model.training = saved_rate, saved_mode
     return rates[:len(losses)], np.array(losses)
 
@@ -185,8 +211,10 @@ _unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """StepDecay of chapter 10, with epoch an integer >= 0."""
     return _unchecked_step_decay(self, check_int(epoch, "epoch", 0))
+del __call__   # now a method: no stray module-level name
 
 
+# %% book/18_checks_and_seeds.ipynb 148
 @patch(CosineSchedule)
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""

@@ -318,8 +318,8 @@ def _check_owner(model, optimizer):
     left_out = len(own - {id(pair[0]) for pair in pairs})
     if left_out:
         warnings.warn(f"the optimizer updates {len(pairs)} of the model's {len(own)} "
-                      f"arrays: {left_out} stay as they are (a layer added after it was "
-                      f"built?); fine if you froze them on purpose", stacklevel=4)
+                      f"arrays: {left_out} stay as they are (a layer added after it "
+                      "was built?); fine if you froze them on purpose", stacklevel=4)
 
 
 # %% book/18_checks_and_seeds.ipynb 82
@@ -341,16 +341,18 @@ def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     """The head and the targets fit the loss; the optimizer and any schedule fit."""
     if not model.parameters():
         raise ValueError("model has no parameters to train: it needs a Layer")
-    _check_layers(model.layers)                  # model.layers is a list anyone may edit
+    # model.layers is a list anyone may edit
+    _check_layers(model.layers)
     _check_head(model, loss_fn, y.shape[1])
     if isinstance(_model_head(model), Softmax) and y.shape[1] == 1:
         raise ValueError("the model has one Softmax output, always 1.0: nothing can be "
                          "learnt; use a linear or Sigmoid head for one output")
     rate = getattr(optimizer, "learning_rate", 1.0)
-    if not (isinstance(rate, (int, float, np.floating)) and np.isfinite(rate) and rate > 0):
-        raise ValueError(f"the optimizer's learning_rate must be a finite number > 0, got "
-                         f"{rate!r} (changed after it was built, or a schedule that ran "
-                         f"to its end?)")
+    number = isinstance(rate, (int, float, np.floating))
+    if not (number and np.isfinite(rate) and rate > 0):
+        raise ValueError("the optimizer's learning_rate must be a finite number > 0, "
+                         f"got {rate!r} (changed after it was built, or a schedule "
+                         "that ran to its end?)")
     _check_targets(y, "y_train", loss_fn)
     if y_eval is not None:
         _check_targets(y_eval, "y_test", loss_fn)

@@ -1,6 +1,7 @@
 """The teaching autograd engine (book/14_autograd): every rule against finite differences,
 broadcasting, reuse, numbers on either side, errors, deep graphs, and part 1's hand-written
 gradients. The torch comparison is skipped where torch is not installed."""
+
 import sys
 
 import numpy as np
@@ -23,6 +24,7 @@ def engine_vs_numerical(f, *arrays, seed=0):
 
     def loss(_):
         return np.sum(d * f(*[Tensor(a) for a in arrays]).data)
+
     errors = []
     for t, a in zip(inputs, arrays):
         assert t.grad.shape == a.shape and t.grad.dtype == np.float64
@@ -51,7 +53,7 @@ CASES = {
     "neg": (lambda u: -u, [normal(2, 3)]),
     "pow2": (lambda u: u**2, [normal(2, 3)]),
     "pow_half": (lambda u: u**0.5, [positive(2, 3)]),
-    "pow_minus_1.5": (lambda u: u ** -1.5, [positive(2, 3)]),
+    "pow_minus_1.5": (lambda u: u**-1.5, [positive(2, 3)]),
     "pow_int_exponent": (lambda u: u ** np.int64(3), [normal(2, 3)]),
     "matmul": (lambda u, v: u @ v, [normal(4, 3), normal(3, 5, seed=5)]),
     "transpose": (lambda u: u.T, [normal(2, 5)]),
@@ -59,14 +61,19 @@ CASES = {
     "sum_all": (lambda u: u.sum(), [normal(2, 3, 4)]),
     "sum_axis0": (lambda u: u.sum(axis=0), [normal(2, 3, 4)]),
     "sum_axis_tuple": (lambda u: u.sum(axis=(0, 2)), [normal(2, 3, 4)]),
-    "sum_negative_axis_keepdims": (lambda u: u.sum(axis=-1, keepdims=True), [normal(2, 3, 4)]),
+    "sum_negative_axis_keepdims": (
+        lambda u: u.sum(axis=-1, keepdims=True),
+        [normal(2, 3, 4)],
+    ),
     "sum_all_keepdims": (lambda u: u.sum(keepdims=True), [normal(2, 3)]),
     "exp": (lambda u: u.exp(), [normal(2, 3)]),
     "log": (lambda u: u.log(), [positive(2, 3)]),
     "tanh": (lambda u: u.tanh(), [normal(2, 3)]),
     "relu": (lambda u: u.relu(), [away_from_zero(3, 4)]),
-    "composite": (lambda u, v: ((u @ v).tanh() * 2 - 1).exp().sum(axis=1) / 3,
-                  [normal(4, 3), normal(3, 2, seed=5)]),
+    "composite": (
+        lambda u, v: ((u @ v).tanh() * 2 - 1).exp().sum(axis=1) / 3,
+        [normal(4, 3), normal(3, 2, seed=5)],
+    ),
 }
 
 
@@ -79,19 +86,41 @@ def test_every_rule_matches_finite_differences(name):
 def test_forward_values_match_numpy():
     a, b = normal(3, 4), positive(3, 4)
     A, B = Tensor(a), Tensor(b)
-    pairs = [(A + B, a + b), (A - B, a - b), (A * B, a * b), (A / B, a / b), (-A, -a),
-             (A**3, a**3), (A @ B.T, a @ b.T), (A.T, a.T), (A.sum(axis=1), a.sum(axis=1)),
-             (A.exp(), np.exp(a)), (B.log(), np.log(b)), (A.tanh(), np.tanh(a)),
-             (A.relu(), np.maximum(a, 0))]
+    pairs = [
+        (A + B, a + b),
+        (A - B, a - b),
+        (A * B, a * b),
+        (A / B, a / b),
+        (-A, -a),
+        (A**3, a**3),
+        (A @ B.T, a @ b.T),
+        (A.T, a.T),
+        (A.sum(axis=1), a.sum(axis=1)),
+        (A.exp(), np.exp(a)),
+        (B.log(), np.log(b)),
+        (A.tanh(), np.tanh(a)),
+        (A.relu(), np.maximum(a, 0)),
+    ]
     for tensor, expected in pairs:
         assert isinstance(tensor, Tensor) and tensor.data.dtype == np.float64
         np.testing.assert_allclose(tensor.data, expected, rtol=1e-15, atol=0)
 
 
-# ---- construction ---------------------------------------------------------------------------
+# ---- construction --------------------------------------------------------------------
 
-@pytest.mark.parametrize("data", [3, 2.5, [1, 2], [[1, 2], [3, 4]], np.arange(4),
-                                  np.ones(3, dtype=np.float32), True])
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        3,
+        2.5,
+        [1, 2],
+        [[1, 2], [3, 4]],
+        np.arange(4),
+        np.ones(3, dtype=np.float32),
+        True,
+    ],
+)
 def test_numbers_lists_and_arrays_become_float64(data):
     t = Tensor(data)
     assert t.data.dtype == np.float64 and t.grad is None
@@ -103,9 +132,13 @@ def test_a_float64_array_is_wrapped_without_a_copy():
     assert Tensor(a).data is a
 
 
-@pytest.mark.parametrize("data", ["abc", ["1", "2"], None, [1 + 2j], {"a": 1}, object()])
+@pytest.mark.parametrize(
+    "data", ["abc", ["1", "2"], None, [1 + 2j], {"a": 1}, object()]
+)
 def test_non_numeric_data_is_a_type_error_naming_data(data):
-    with pytest.raises(TypeError, match="data must be a number or an array of real numbers"):
+    with pytest.raises(
+        TypeError, match="data must be a number or an array of real numbers"
+    ):
         Tensor(data)
 
 
@@ -119,7 +152,8 @@ def test_nan_is_allowed():
     assert np.isnan(t.data[0])
 
 
-# ---- broadcasting ---------------------------------------------------------------------------
+# ---- broadcasting --------------------------------------------------------------------
+
 
 def test_bias_row_broadcast_over_the_batch_gets_the_column_sums():
     x, bias, d = normal(5, 3), normal(1, 3, seed=7), normal(5, 3, seed=8)
@@ -130,13 +164,26 @@ def test_bias_row_broadcast_over_the_batch_gets_the_column_sums():
     np.testing.assert_allclose(X.grad, d, rtol=1e-14)
 
 
-@pytest.mark.parametrize("shapes", [[(5, 3), (1, 3)], [(5, 3), (3,)], [(5, 3), (5, 1)],
-                                    [(5, 3), ()], [(), (2, 3)], [(2, 1, 4), (3, 1)],
-                                    [(1, 3), (4, 1)]])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        [(5, 3), (1, 3)],
+        [(5, 3), (3,)],
+        [(5, 3), (5, 1)],
+        [(5, 3), ()],
+        [(), (2, 3)],
+        [(2, 1, 4), (3, 1)],
+        [(1, 3), (4, 1)],
+    ],
+)
 @pytest.mark.parametrize("op", ["+", "-", "*", "/"])
 def test_broadcast_operands_get_gradients_of_their_own_shape(shapes, op):
-    f = {"+": lambda u, v: u + v, "-": lambda u, v: u - v,
-         "*": lambda u, v: u * v, "/": lambda u, v: u / v}[op]
+    f = {
+        "+": lambda u, v: u + v,
+        "-": lambda u, v: u - v,
+        "*": lambda u, v: u * v,
+        "/": lambda u, v: u / v,
+    }[op]
     arrays = [normal(*shapes[0]), positive(*shapes[1])]
     assert engine_vs_numerical(f, *arrays) < 1e-8
 
@@ -156,7 +203,8 @@ def test_sum_shapes_follow_numpy():
     assert a.sum(keepdims=True).shape == (1, 1, 1)
 
 
-# ---- the graph ------------------------------------------------------------------------------
+# ---- the graph -----------------------------------------------------------------------
+
 
 def test_the_chapter_example_and_a_value_used_twice():
     a, b = Tensor(2.0), Tensor(-3.0)
@@ -179,7 +227,9 @@ def test_every_tensor_of_the_graph_gets_a_float64_grad_of_its_shape():
     loss = (t * 2.0).sum()
     loss.backward()
     for tensor in (x, w, h, t, loss):
-        assert tensor.grad.shape == tensor.data.shape and tensor.grad.dtype == np.float64
+        assert (
+            tensor.grad.shape == tensor.data.shape and tensor.grad.dtype == np.float64
+        )
 
 
 def test_backward_twice_gives_the_same_gradients_not_their_sum():
@@ -222,18 +272,28 @@ def test_a_deep_chain_of_products():
 
 def test_leaves_get_gradients_after_a_one_element_non_scalar_result():
     x = Tensor(normal(1, 3))
-    out = x.sum(axis=1, keepdims=True)          # shape (1, 1): one element
+    out = x.sum(axis=1, keepdims=True)  # shape (1, 1): one element
     out.backward()
     np.testing.assert_array_equal(x.grad, np.ones((1, 3)))
 
 
-# ---- numbers and arrays on either side ------------------------------------------------------
+# ---- numbers and arrays on either side -----------------------------------------------
 
-@pytest.mark.parametrize("expression, expected_grad", [
-    (lambda t: t + 2, 1.0), (lambda t: 2 + t, 1.0), (lambda t: t - 2, 1.0),
-    (lambda t: 2 - t, -1.0), (lambda t: t * 3, 3.0), (lambda t: 3 * t, 3.0),
-    (lambda t: t / 4, 0.25), (lambda t: 4 / t, -1.0), (lambda t: np.float64(3) * t, 3.0),
-])
+
+@pytest.mark.parametrize(
+    "expression, expected_grad",
+    [
+        (lambda t: t + 2, 1.0),
+        (lambda t: 2 + t, 1.0),
+        (lambda t: t - 2, 1.0),
+        (lambda t: 2 - t, -1.0),
+        (lambda t: t * 3, 3.0),
+        (lambda t: 3 * t, 3.0),
+        (lambda t: t / 4, 0.25),
+        (lambda t: 4 / t, -1.0),
+        (lambda t: np.float64(3) * t, 3.0),
+    ],
+)
 def test_numbers_on_either_side(expression, expected_grad):
     t = Tensor(2.0)
     out = expression(t)
@@ -252,7 +312,8 @@ def test_arrays_on_either_side_give_tensors():
     np.testing.assert_allclose(t.grad, m.T @ np.ones((4, 3)), rtol=1e-14)
 
 
-# ---- errors ---------------------------------------------------------------------------------
+# ---- errors --------------------------------------------------------------------------
+
 
 def test_backward_on_a_non_scalar_says_to_sum_first():
     with pytest.raises(ValueError, match=r"one-element.*\(2, 3\).*\.sum\(\)"):
@@ -272,7 +333,9 @@ def test_shapes_that_do_not_broadcast_are_a_value_error():
         np.ones(4) * Tensor(np.ones((2, 3)))
 
 
-@pytest.mark.parametrize("left, right", [((2, 3), (2, 3)), ((3,), (3, 2)), ((2, 3, 4), (4, 2))])
+@pytest.mark.parametrize(
+    "left, right", [((2, 3), (2, 3)), ((3,), (3, 2)), ((2, 3, 4), (4, 2))]
+)
 def test_bad_matmul_shapes_are_a_value_error(left, right):
     with pytest.raises(ValueError, match="2-D Tensors"):
         Tensor(np.ones(left)) @ Tensor(np.ones(right))
@@ -290,7 +353,8 @@ def test_numpy_ufuncs_are_refused_rather_than_silently_applied():
         np.exp(Tensor(1.0))
 
 
-# ---- part 1's hand-written gradients --------------------------------------------------------
+# ---- part 1's hand-written gradients -------------------------------------------------
+
 
 def test_agrees_with_the_dense_layer():
     rng = np.random.default_rng(0)
@@ -313,8 +377,12 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-ENGINE_ACTIVATIONS = {Relu: Tensor.relu, Tanh: Tensor.tanh,
-                      Sigmoid: lambda z: 1 / (1 + (-z).exp()), Softmax: _softmax}
+ENGINE_ACTIVATIONS = {
+    Relu: Tensor.relu,
+    Tanh: Tensor.tanh,
+    Sigmoid: lambda z: 1 / (1 + (-z).exp()),
+    Softmax: _softmax,
+}
 
 
 @pytest.mark.parametrize("cls", list(ENGINE_ACTIVATIONS), ids=lambda c: c.__name__)
@@ -357,8 +425,12 @@ def test_gradient_descent_with_the_engine_learns_xor():
     rng = np.random.default_rng(0)
     x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = one_hot(np.array([0, 1, 1, 0]), 2)
-    params = [Tensor(rng.normal(size=(2, 8))), Tensor(np.zeros((1, 8))),
-              Tensor(rng.normal(size=(8, 2)) / np.sqrt(8)), Tensor(np.zeros((1, 2)))]
+    params = [
+        Tensor(rng.normal(size=(2, 8))),
+        Tensor(np.zeros((1, 8))),
+        Tensor(rng.normal(size=(8, 2)) / np.sqrt(8)),
+        Tensor(np.zeros((1, 2))),
+    ]
     for _ in range(500):
         w1, b1, w2, b2 = params
         logits = (x @ w1 + b1).tanh() @ w2 + b2
@@ -370,7 +442,8 @@ def test_gradient_descent_with_the_engine_learns_xor():
     assert np.array_equal(logits.data.argmax(axis=1), [0, 1, 1, 0])
 
 
-# ---- torch as an oracle ---------------------------------------------------------------------
+# ---- torch as an oracle --------------------------------------------------------------
+
 
 @pytest.mark.torch
 def test_gradients_match_torch_autograd():
@@ -384,7 +457,9 @@ def test_gradients_match_torch_autograd():
 
     X, W, B = Tensor(x), Tensor(w), Tensor(b)
     expression(X, W, B, Tensor.tanh, Tensor.relu).backward()
-    tx, tw, tb = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (
+        torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b)
+    )
     expression(tx, tw, tb, torch.tanh, torch.relu).backward()
     for ours, theirs in ((X, tx), (W, tw), (B, tb)):
         assert relative_error(ours.grad, theirs.grad.numpy()) < 1e-12

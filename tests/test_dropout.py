@@ -1,8 +1,17 @@
 """Dropout (book/12_regularisation.ipynb) and its use by NeuralNetwork, predict and train (book/06_training.ipynb)."""
+
 import numpy as np
 import pytest
 
-from nnscratch import CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, Softmax, Tanh, one_hot, train
+from nnscratch import (
+    CrossEntropyLoss,
+    MeanSquaredErrorLoss,
+    NeuralNetwork,
+    Softmax,
+    Tanh,
+    one_hot,
+    train,
+)
 from nnscratch.gradcheck import numerical_gradient, relative_error
 from nnscratch.layers import Dropout
 
@@ -17,7 +26,8 @@ def dropouts(net):
     return [layer for layer in net.layers if isinstance(layer, Dropout)]
 
 
-# --- construction ---------------------------------------------------------------------------------------------
+# --- construction ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rate", [1.0, 1.5, -0.1, float("nan"), float("inf")])
 def test_rate_outside_zero_one_is_a_value_error(rate):
@@ -32,7 +42,11 @@ def test_rate_that_is_not_a_number_is_a_type_error(rate):
 
 
 def test_rate_accepts_python_and_numpy_numbers():
-    assert Dropout(0).rate == 0.0 and Dropout(np.float32(0.25)).rate == 0.25 and Dropout(0.999).rate == 0.999
+    assert (
+        Dropout(0).rate == 0.0
+        and Dropout(np.float32(0.25)).rate == 0.25
+        and Dropout(0.999).rate == 0.999
+    )
 
 
 def test_seed_and_rng_follow_make_rng():
@@ -44,16 +58,17 @@ def test_seed_and_rng_follow_make_rng():
         Dropout(0.5, rng=3)
 
 
-# --- forward and backward -------------------------------------------------------------------------------------
+# --- forward and backward -------------------------------------------------------------
+
 
 def test_outside_training_it_is_the_identity_both_ways():
     dropout = Dropout(0.5, seed=0)
     x, d = np.ones((4, 5)), np.full((4, 5), 2.0)
     assert fwd(dropout, x, False) is x
     assert dropout.backward(d) is d
-    assert fwd(dropout, x, True) is not x          # training draws a mask
+    assert fwd(dropout, x, True) is not x  # training draws a mask
     assert fwd(dropout, x, False) is x and dropout.mask is None
-    assert dropout.backward(d) is d                            # eval after training: no stale mask
+    assert dropout.backward(d) is d  # eval after training: no stale mask
 
 
 def test_rate_zero_never_drops_even_in_training():
@@ -68,9 +83,11 @@ def test_training_drops_about_rate_and_scale_keeps_the_mean(rate):
     x = np.full((400, 500), 3.0)
     out = fwd(dropout, x, True)
     assert np.mean(out == 0) == pytest.approx(rate, abs=0.01)
-    assert np.allclose(out[out != 0], 3.0 / (1 - rate))       # inverted dropout: kept values scaled up
-    assert out.mean() == pytest.approx(3.0, rel=0.02)          # E[mask / (1 - rate)] = 1
-    assert np.array_equal(x, np.full((400, 500), 3.0))         # the input is not modified
+    assert np.allclose(
+        out[out != 0], 3.0 / (1 - rate)
+    )  # inverted dropout: kept values scaled up
+    assert out.mean() == pytest.approx(3.0, rel=0.02)  # E[mask / (1 - rate)] = 1
+    assert np.array_equal(x, np.full((400, 500), 3.0))  # the input is not modified
 
 
 def test_masks_are_reproducible_from_the_seed_and_change_between_calls():
@@ -79,7 +96,7 @@ def test_masks_are_reproducible_from_the_seed_and_change_between_calls():
     first = fwd(a, x, True)
     assert np.array_equal(first, fwd(b, x, True))
     assert not np.array_equal(first, fwd(c, x, True))
-    assert not np.array_equal(first, fwd(a, x, True))       # a fresh mask for every batch
+    assert not np.array_equal(first, fwd(a, x, True))  # a fresh mask for every batch
 
 
 def test_mask_follows_the_documented_rule():
@@ -92,7 +109,7 @@ def test_backward_uses_the_same_mask_and_scale():
     dropout = Dropout(0.4, seed=6)
     out = fwd(dropout, np.ones((30, 20)), True)
     grad = dropout.backward(np.ones((30, 20)))
-    assert np.array_equal(grad, out)                            # same zeros, same 1/(1 - rate)
+    assert np.array_equal(grad, out)  # same zeros, same 1/(1 - rate)
     d = np.random.default_rng(0).normal(size=(30, 20))
     assert np.array_equal(dropout.backward(d), d * out)
 
@@ -115,7 +132,7 @@ def test_gradient_matches_finite_differences_with_a_fixed_mask():
     x, target = rng.normal(size=(6, 7)), rng.normal(size=(6, 7))
 
     def loss(_=None):
-        dropout.rng = np.random.default_rng(11)                 # the same mask at every evaluation
+        dropout.rng = np.random.default_rng(11)  # the same mask at every evaluation
         return 0.5 * np.sum((fwd(dropout, x, True) - target) ** 2)
 
     dropout.rng = np.random.default_rng(11)
@@ -125,7 +142,8 @@ def test_gradient_matches_finite_differences_with_a_fixed_mask():
     assert relative_error(grad, numerical_gradient(loss, x)) < 1e-8
 
 
-# --- in a network ---------------------------------------------------------------------------------------------
+# --- in a network ---------------------------------------------------------------------
+
 
 def _reset_masks(net, seed=21):
     generator = np.random.default_rng(seed)
@@ -133,11 +151,22 @@ def _reset_masks(net, seed=21):
         dropout.rng = generator
 
 
-@pytest.mark.parametrize("head, loss_fn", [(Softmax, CrossEntropyLoss), (None, MeanSquaredErrorLoss)])
+@pytest.mark.parametrize(
+    "head, loss_fn", [(Softmax, CrossEntropyLoss), (None, MeanSquaredErrorLoss)]
+)
 def test_network_with_dropout_passes_a_gradient_check_in_training_mode(head, loss_fn):
     rng = np.random.default_rng(1)
-    net = NeuralNetwork(5, 3, 8, 2, head_activation=head, hidden_activation=Tanh, dropout=0.4, seed=2,
-                        dtype=np.float64)
+    net = NeuralNetwork(
+        5,
+        3,
+        8,
+        2,
+        head_activation=head,
+        hidden_activation=Tanh,
+        dropout=0.4,
+        seed=2,
+        dtype=np.float64,
+    )
     x = rng.normal(size=(7, 5))
     y = one_hot(rng.integers(0, 3, size=7), 3) if head else rng.normal(size=(7, 3))
     net.training = True
@@ -148,9 +177,12 @@ def test_network_with_dropout_passes_a_gradient_check_in_training_mode(head, los
 
     _reset_masks(net)
     out = net.forward(x)
-    assert any((d.mask == 0).any() for d in dropouts(net))        # units really were dropped
+    assert any((d.mask == 0).any() for d in dropouts(net))  # units really were dropped
     fused = head is Softmax
-    net.backward(loss_fn.logits_grad(out, y) if fused else loss_fn.grad(out, y), grad_is_logits=fused)
+    net.backward(
+        loss_fn.logits_grad(out, y) if fused else loss_fn.grad(out, y),
+        grad_is_logits=fused,
+    )
     for param, grad in net.parameters():
         assert relative_error(grad, numerical_gradient(loss, param)) < 1e-7
 
@@ -160,9 +192,13 @@ def test_predict_never_drops_and_restores_the_flag():
     x = np.random.default_rng(0).normal(size=(9, 4)).astype(np.float32)
     reference = net.predict(x)
     net.training = True
-    assert np.array_equal(net.predict(x), reference) and np.array_equal(net.predict(x), reference)
+    assert np.array_equal(net.predict(x), reference) and np.array_equal(
+        net.predict(x), reference
+    )
     assert net.training is True
-    assert not np.array_equal(net.forward(x), reference)         # forward in training mode does drop
+    assert not np.array_equal(
+        net.forward(x), reference
+    )  # forward in training mode does drop
 
 
 def _data(n=40, seed=0):
@@ -174,8 +210,18 @@ def test_train_turns_training_on_during_the_fit_and_off_after():
     net = NeuralNetwork(4, 3, 16, 2, head_activation=Softmax, dropout=0.3, seed=0)
     X, Y = _data()
     seen = []
-    train(net, X, Y, CrossEntropyLoss, 2, 8, 0.1, bar=False, seed=0,
-          on_epoch=lambda epoch, train_losses, eval_losses: seen.append(net.training))
+    train(
+        net,
+        X,
+        Y,
+        CrossEntropyLoss,
+        2,
+        8,
+        0.1,
+        bar=False,
+        seed=0,
+        on_epoch=lambda epoch, train_losses, eval_losses: seen.append(net.training),
+    )
     assert seen == [True, True] and net.training is False
 
 
@@ -190,7 +236,7 @@ def test_train_turns_training_off_even_on_error():
         train(net, X, Y, CrossEntropyLoss, 3, 8, 0.1, bar=False, seed=0, on_epoch=boom)
     assert net.training is False
 
-    class BrokenLoss:                                            # fails inside a batch, mid-epoch
+    class BrokenLoss:  # fails inside a batch, mid-epoch
         loss = staticmethod(CrossEntropyLoss.loss)
 
         @staticmethod
@@ -209,9 +255,25 @@ def test_eval_losses_are_computed_without_dropout():
     seen = []
 
     def check(epoch, train_losses, eval_losses):
-        seen.append(eval_losses[-1] == pytest.approx(CrossEntropyLoss.loss(net.predict(X), Y), rel=1e-5))
+        seen.append(
+            eval_losses[-1]
+            == pytest.approx(CrossEntropyLoss.loss(net.predict(X), Y), rel=1e-5)
+        )
 
-    train(net, X, Y, CrossEntropyLoss, 2, 8, 0.1, X_test=X, y_test=Y, bar=False, seed=0, on_epoch=check)
+    train(
+        net,
+        X,
+        Y,
+        CrossEntropyLoss,
+        2,
+        8,
+        0.1,
+        X_test=X,
+        y_test=Y,
+        bar=False,
+        seed=0,
+        on_epoch=check,
+    )
     assert seen == [True, True]
 
 

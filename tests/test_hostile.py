@@ -1838,7 +1838,7 @@ def test_the_small_helpers_give_the_right_results():
     ) == np.random.default_rng(0).integers(10)
 
 
-# --- found by the hostile review of the new layers -------------------------------------------------
+# --- found by the hostile review of the new layers ------------------------------------
 
 
 def test_one_layer_object_at_two_positions_is_refused_at_build_and_at_train():
@@ -1848,7 +1848,7 @@ def test_one_layer_object_at_two_positions_is_refused_at_build_and_at_train():
     with pytest.raises(ValueError, match="layer 3 is the same object as layer 1"):
         Sequential(Layer(4, 4, seed=0), act, Layer(4, 4, seed=1), act)
     model = NeuralNetwork(2, 3, 8, 1, head_activation=Softmax, seed=0)
-    model.layers.insert(2, model.layers[1])           # the list is editable: train re-checks it
+    model.layers.insert(2, model.layers[1])  # the list is editable: train re-checks it
     X, Y = blobs()
     with pytest.raises(ValueError, match="same object"):
         train(model, X, Y, CrossEntropyLoss, 1, 16, 0.1, bar=False, seed=0)
@@ -1859,12 +1859,19 @@ def test_early_stopping_and_lr_range_test_restore_batchnorm_statistics():
     from nnscratch.batchnorm import BatchNorm
 
     X, Y = blobs()
-    model = Sequential(Layer(2, 8, seed=0), BatchNorm(8), Relu(), Layer(8, 3, seed=1), Softmax())
-    _, eval_losses = train(model, X, Y, CrossEntropyLoss, 12, 16, 0.5, X, Y, bar=False, seed=0,
-                           patience=2)
-    assert CrossEntropyLoss.loss(model.predict(X), Y) == pytest.approx(min(eval_losses), rel=1e-6)
+    model = Sequential(
+        Layer(2, 8, seed=0), BatchNorm(8), Relu(), Layer(8, 3, seed=1), Softmax()
+    )
+    _, eval_losses = train(
+        model, X, Y, CrossEntropyLoss, 12, 16, 0.5, X, Y, bar=False, seed=0, patience=2
+    )
+    assert CrossEntropyLoss.loss(model.predict(X), Y) == pytest.approx(
+        min(eval_losses), rel=1e-6
+    )
     before = model.predict(X)
-    lr_range_test(model, X, Y, CrossEntropyLoss, SGD(model.parameters(), 0.1), steps=20, seed=0)
+    lr_range_test(
+        model, X, Y, CrossEntropyLoss, SGD(model.parameters(), 0.1), steps=20, seed=0
+    )
     assert np.array_equal(model.predict(X), before)
 
 
@@ -1876,7 +1883,9 @@ def test_a_layer_the_optimizer_does_not_know_is_announced():
     model.layers[2:2] = [Layer(8, 8, seed=5), Relu()]
     X, Y = blobs()
     with pytest.warns(UserWarning, match="updates 4 of the model's 6 arrays"):
-        train(model, X, Y, CrossEntropyLoss, 1, 16, optimizer=optimizer, bar=False, seed=0)
+        train(
+            model, X, Y, CrossEntropyLoss, 1, 16, optimizer=optimizer, bar=False, seed=0
+        )
 
 
 def test_a_learning_rate_changed_after_building_is_checked_by_train():
@@ -1884,8 +1893,12 @@ def test_a_learning_rate_changed_after_building_is_checked_by_train():
     optimizer = SGD(model.parameters(), 0.1)
     optimizer.learning_rate = -1.0
     X, Y = blobs()
-    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0, got -1.0"):
-        train(model, X, Y, CrossEntropyLoss, 1, 16, optimizer=optimizer, bar=False, seed=0)
+    with pytest.raises(
+        ValueError, match="learning_rate must be a finite number > 0, got -1.0"
+    ):
+        train(
+            model, X, Y, CrossEntropyLoss, 1, 16, optimizer=optimizer, bar=False, seed=0
+        )
 
 
 def test_a_one_output_softmax_is_refused_for_any_loss():

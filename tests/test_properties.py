@@ -104,7 +104,9 @@ def test_mse_gradients_match_numerical_gradient(net):
 def test_cross_entropy_gradients_match_numerical_gradient(net, fused, head):
     model, X, rng = net
     assume(model.output_size > 1 or head is Sigmoid)
-    if isinstance(model.layers[-1], Layer):  # a linear head: add the activation as a layer
+    if isinstance(
+        model.layers[-1], Layer
+    ):  # a linear head: add the activation as a layer
         model.layers.append(head())
     else:
         model.layers[-1] = head()
@@ -312,8 +314,12 @@ def test_save_load_round_trip_of_random_networks(net, dtype):
             model.output_size,
             dense[0].weights.shape[1] if len(dense) > 1 else 1,
             len(dense) - 1,
-            head_activation=None if isinstance(model.layers[-1], Layer) else type(model.layers[-1]),
-            hidden_activation=None if isinstance(hidden, Layer) or hidden is None else type(hidden),
+            head_activation=None
+            if isinstance(model.layers[-1], Layer)
+            else type(model.layers[-1]),
+            hidden_activation=None
+            if isinstance(hidden, Layer) or hidden is None
+            else type(hidden),
             seed=1,
             dtype=dtype,
         )

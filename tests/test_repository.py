@@ -89,7 +89,9 @@ def _definitions():
     for module, cells in nbexport.collect(ROOT / "book").items():
         for cell in cells:
             for node in ast.parse(cell.code).body:
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not nbexport.is_patch(node):
+                if isinstance(
+                    node, (ast.FunctionDef, ast.ClassDef)
+                ) and not nbexport.is_patch(node):
                     found.setdefault((module, node.name), cell.notebook)
                 elif isinstance(node, ast.Assign):
                     for target in node.targets:
@@ -109,13 +111,22 @@ def _forward_imports():
             if cell["cell_type"] != "code":
                 continue
             for node in ast.walk(ast.parse("".join(cell["source"]))):
-                if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnscratch")):
+                if not (
+                    isinstance(node, ast.ImportFrom)
+                    and (node.module or "").startswith("nnscratch")
+                ):
                     continue
                 module = node.module.partition(".")[2]
                 for alias in node.names:
-                    source = found.get((module, alias.name)) if module else by_name.get(alias.name)
+                    source = (
+                        found.get((module, alias.name))
+                        if module
+                        else by_name.get(alias.name)
+                    )
                     if source and source[:2] > path.name[:2]:
-                        forward.add((path.stem, f"{node.module}.{alias.name}", source[:-6]))
+                        forward.add(
+                            (path.stem, f"{node.module}.{alias.name}", source[:-6])
+                        )
     return forward
 
 
@@ -132,17 +143,34 @@ def test_part_one_runs_on_the_library_it_has_built_so_far(tmp_path):
     part_one = sorted(p for p in NOTEBOOKS if "01" <= p.name[:2] <= "06")
     for path in part_one:
         (book / path.name).write_bytes(path.read_bytes())
-    export = subprocess.run([sys.executable, str(ROOT / "tools" / "nbexport.py"), "--root", str(tmp_path)],
-                            capture_output=True, text=True)
+    export = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "nbexport.py"), "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert export.returncode == 0, export.stdout + export.stderr
     modules = sorted(p.stem for p in (tmp_path / "nnscratch").glob("*.py"))
-    assert "training" in modules and "data" not in modules and "serialization" not in modules, modules
+    assert (
+        "training" in modules
+        and "data" not in modules
+        and "serialization" not in modules
+    ), modules
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "MPLBACKEND": "Agg"}
     for path in part_one[1:]:
-        code = ("import nbformat, nnscratch, sys\n"
-                "from nbclient import NotebookClient\n"
-                f"assert nnscratch.__file__.startswith({str(tmp_path)!r}), nnscratch.__file__\n"
-                f"nb = nbformat.read({str(book / path.name)!r}, as_version=4)\n"
-                f"NotebookClient(nb, timeout=600, resources={{'metadata': {{'path': {str(book)!r}}}}}).execute()\n")
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
-        assert run.returncode == 0, f"{path.name} needs code a later chapter defines:\n{run.stderr[-3000:]}"
+        code = (
+            "import nbformat, nnscratch, sys\n"
+            "from nbclient import NotebookClient\n"
+            f"assert nnscratch.__file__.startswith({str(tmp_path)!r}), nnscratch.__file__\n"
+            f"nb = nbformat.read({str(book / path.name)!r}, as_version=4)\n"
+            f"NotebookClient(nb, timeout=600, resources={{'metadata': {{'path': {str(book)!r}}}}}).execute()\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, (
+            f"{path.name} needs code a later chapter defines:\n{run.stderr[-3000:]}"
+        )

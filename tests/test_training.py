@@ -1,11 +1,24 @@
 """train() and SGD: learning, reproducibility, divergence, validation."""
+
 import math
 
 import numpy as np
 import pytest
 
-from nnscratch import (SGD, CrossEntropyLoss, MeanSquaredErrorLoss, NeuralNetwork, ParamPair, Sigmoid, Softmax, Tanh,
-                       accuracy, is_weight, one_hot, train)
+from nnscratch import (
+    SGD,
+    CrossEntropyLoss,
+    MeanSquaredErrorLoss,
+    NeuralNetwork,
+    ParamPair,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    accuracy,
+    is_weight,
+    one_hot,
+    train,
+)
 
 
 def blobs(seed=0, n=120):
@@ -18,7 +31,9 @@ def blobs(seed=0, n=120):
 
 
 def classifier(seed=0):
-    return NeuralNetwork(2, 3, 8, 1, head_activation=Softmax, hidden_activation=Tanh, seed=seed)
+    return NeuralNetwork(
+        2, 3, 8, 1, head_activation=Softmax, hidden_activation=Tanh, seed=seed
+    )
 
 
 def weights(model):
@@ -28,24 +43,53 @@ def weights(model):
 def test_loss_decreases_and_the_classifier_learns():
     X, Y, labels = blobs()
     model = classifier()
-    train_losses, _ = train(model, X, Y, CrossEntropyLoss, epochs=30, batch_size=16, learning_rate=0.1,
-                            bar=False, seed=0)
+    train_losses, _ = train(
+        model,
+        X,
+        Y,
+        CrossEntropyLoss,
+        epochs=30,
+        batch_size=16,
+        learning_rate=0.1,
+        bar=False,
+        seed=0,
+    )
     assert train_losses[-1] < 0.25 * train_losses[0]
-    assert accuracy(model, X, Y) > 0.95 and accuracy(model, X, labels) == accuracy(model, X, Y)
+    assert accuracy(model, X, Y) > 0.95 and accuracy(model, X, labels) == accuracy(
+        model, X, Y
+    )
 
 
 def test_regression_loss_decreases():
     X = np.linspace(-2, 2, 50).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 16, 2, hidden_activation=Tanh, seed=0)
-    losses, _ = train(model, X, X ** 2, MeanSquaredErrorLoss, epochs=100, batch_size=10, learning_rate=0.05,
-                      bar=False, seed=0)
+    losses, _ = train(
+        model,
+        X,
+        X**2,
+        MeanSquaredErrorLoss,
+        epochs=100,
+        batch_size=10,
+        learning_rate=0.05,
+        bar=False,
+        seed=0,
+    )
     assert losses[-1] < 0.1 * losses[0]
 
 
 def test_returns_one_float_per_epoch_and_no_eval_losses_without_test_data():
     X, Y, _ = blobs()
-    train_losses, eval_losses = train(classifier(), X, Y, CrossEntropyLoss, epochs=7, batch_size=32,
-                                      learning_rate=0.1, bar=False, seed=0)
+    train_losses, eval_losses = train(
+        classifier(),
+        X,
+        Y,
+        CrossEntropyLoss,
+        epochs=7,
+        batch_size=32,
+        learning_rate=0.1,
+        bar=False,
+        seed=0,
+    )
     assert isinstance(train_losses, list) and len(train_losses) == 7
     assert all(type(v) is float for v in train_losses)
     assert eval_losses == []
@@ -54,20 +98,46 @@ def test_returns_one_float_per_epoch_and_no_eval_losses_without_test_data():
 def test_eval_losses_with_test_data():
     X, Y, _ = blobs()
     model = classifier()
-    train_losses, eval_losses = train(model, X[:80], Y[:80], CrossEntropyLoss, epochs=5, batch_size=32,
-                                      learning_rate=0.1, X_test=X[80:], y_test=Y[80:], bar=False, seed=0)
-    assert len(train_losses) == len(eval_losses) == 5 and all(type(v) is float for v in eval_losses)
+    train_losses, eval_losses = train(
+        model,
+        X[:80],
+        Y[:80],
+        CrossEntropyLoss,
+        epochs=5,
+        batch_size=32,
+        learning_rate=0.1,
+        X_test=X[80:],
+        y_test=Y[80:],
+        bar=False,
+        seed=0,
+    )
+    assert len(train_losses) == len(eval_losses) == 5 and all(
+        type(v) is float for v in eval_losses
+    )
     # the last eval loss is the loss of the final model on the test data
-    assert eval_losses[-1] == pytest.approx(CrossEntropyLoss.loss(model.predict(X[80:]), Y[80:].astype(np.float32)))
+    assert eval_losses[-1] == pytest.approx(
+        CrossEntropyLoss.loss(model.predict(X[80:]), Y[80:].astype(np.float32))
+    )
 
 
 def test_same_seed_is_bit_identical_and_a_different_seed_is_not():
     X, Y, _ = blobs()
     runs = []
     for train_seed in (5, 5, 6):
-        model = classifier(seed=0)   # same initial weights every time: only the shuffling differs
-        losses, _ = train(model, X, Y, CrossEntropyLoss, epochs=5, batch_size=16, learning_rate=0.1,
-                          bar=False, seed=train_seed)
+        model = classifier(
+            seed=0
+        )  # same initial weights every time: only the shuffling differs
+        losses, _ = train(
+            model,
+            X,
+            Y,
+            CrossEntropyLoss,
+            epochs=5,
+            batch_size=16,
+            learning_rate=0.1,
+            bar=False,
+            seed=train_seed,
+        )
         runs.append((losses, weights(model)))
     (losses_a, weights_a), (losses_b, weights_b), (losses_c, weights_c) = runs
     assert losses_a == losses_b
@@ -80,42 +150,111 @@ def test_rng_argument_is_equivalent_to_seed():
     X, Y, _ = blobs()
     a, b = classifier(), classifier()
     losses_a, _ = train(a, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=9)
-    losses_b, _ = train(b, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, rng=np.random.default_rng(9))
+    losses_b, _ = train(
+        b, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, rng=np.random.default_rng(9)
+    )
     assert losses_a == losses_b
     with pytest.raises(ValueError, match="either rng= or seed="):
-        train(a, X, Y, CrossEntropyLoss, 1, 16, 0.1, bar=False, seed=1, rng=np.random.default_rng(1))
+        train(
+            a,
+            X,
+            Y,
+            CrossEntropyLoss,
+            1,
+            16,
+            0.1,
+            bar=False,
+            seed=1,
+            rng=np.random.default_rng(1),
+        )
 
 
 def test_global_random_state_is_untouched():
     X, Y, _ = blobs()
     before = np.random.get_state()
-    train(classifier(), X, Y, CrossEntropyLoss, epochs=3, batch_size=16, learning_rate=0.1, bar=False, seed=0)
-    train(classifier(), X, Y, CrossEntropyLoss, epochs=3, batch_size=16, learning_rate=0.1, bar=False)
+    train(
+        classifier(),
+        X,
+        Y,
+        CrossEntropyLoss,
+        epochs=3,
+        batch_size=16,
+        learning_rate=0.1,
+        bar=False,
+        seed=0,
+    )
+    train(
+        classifier(),
+        X,
+        Y,
+        CrossEntropyLoss,
+        epochs=3,
+        batch_size=16,
+        learning_rate=0.1,
+        bar=False,
+    )
     after = np.random.get_state()
-    assert before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]
+    assert (
+        before[0] == after[0]
+        and np.array_equal(before[1], after[1])
+        and before[2:] == after[2:]
+    )
 
 
 def test_divergence_raises_floating_point_error_naming_the_epoch():
     X = np.linspace(-2, 2, 64).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 16, 2, seed=0)
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError) as info:
-        train(model, X, 3 * X, MeanSquaredErrorLoss, epochs=10, batch_size=16, learning_rate=1e3, bar=False, seed=0)
+        train(
+            model,
+            X,
+            3 * X,
+            MeanSquaredErrorLoss,
+            epochs=10,
+            batch_size=16,
+            learning_rate=1e3,
+            bar=False,
+            seed=0,
+        )
     message = str(info.value)
     assert "at epoch 1" in message
     assert "learning_rate=1000.0" in message and "lower" in message
 
 
-@pytest.mark.parametrize("kwargs, error, text", [
-    (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
-    (dict(epochs=2.5), TypeError, "epochs must be an integer >= 1"),
-    (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
-    (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1"),
-    (dict(learning_rate=0), ValueError, "learning_rate must be a finite number > 0, got 0"),
-    (dict(learning_rate=-0.1), ValueError, "learning_rate must be a finite number > 0, got -0.1"),
-    (dict(learning_rate=float("nan")), ValueError, "learning_rate must be a finite number > 0, got nan"),
-    (dict(learning_rate=float("inf")), ValueError, "learning_rate must be a finite number > 0, got inf"),
-    (dict(learning_rate="0.1"), TypeError, "learning_rate must be a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
+        (dict(epochs=2.5), TypeError, "epochs must be an integer >= 1"),
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
+        (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1"),
+        (
+            dict(learning_rate=0),
+            ValueError,
+            "learning_rate must be a finite number > 0, got 0",
+        ),
+        (
+            dict(learning_rate=-0.1),
+            ValueError,
+            "learning_rate must be a finite number > 0, got -0.1",
+        ),
+        (
+            dict(learning_rate=float("nan")),
+            ValueError,
+            "learning_rate must be a finite number > 0, got nan",
+        ),
+        (
+            dict(learning_rate=float("inf")),
+            ValueError,
+            "learning_rate must be a finite number > 0, got inf",
+        ),
+        (
+            dict(learning_rate="0.1"),
+            TypeError,
+            "learning_rate must be a finite number > 0",
+        ),
+    ],
+)
 def test_bad_hyperparameters_are_refused_with_the_argument_named(kwargs, error, text):
     X, Y, _ = blobs()
     args = dict(epochs=2, batch_size=16, learning_rate=0.1) | kwargs
@@ -123,7 +262,9 @@ def test_bad_hyperparameters_are_refused_with_the_argument_named(kwargs, error, 
     before = weights(model)
     with pytest.raises(error, match=text):
         train(model, X, Y, CrossEntropyLoss, bar=False, seed=0, **args)
-    assert all(np.array_equal(a, b) for a, b in zip(before, weights(model))), "a refused call changed the model"
+    assert all(np.array_equal(a, b) for a, b in zip(before, weights(model))), (
+        "a refused call changed the model"
+    )
 
 
 def test_bad_data_is_refused_with_a_hint():
@@ -142,7 +283,9 @@ def test_bad_data_is_refused_with_a_hint():
 def test_batch_larger_than_the_data_and_uneven_last_batch():
     X, Y, _ = blobs(n=10)
     for batch_size in (3, 10, 64):
-        losses, _ = train(classifier(), X, Y, CrossEntropyLoss, 2, batch_size, 0.1, bar=False, seed=0)
+        losses, _ = train(
+            classifier(), X, Y, CrossEntropyLoss, 2, batch_size, 0.1, bar=False, seed=0
+        )
         assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
 
 
@@ -156,8 +299,17 @@ def test_custom_optimizer_is_stepped_once_per_batch():
 
     X, Y, _ = blobs(n=50)
     model = classifier()
-    train(model, X, Y, CrossEntropyLoss, epochs=3, batch_size=16,
-          optimizer=CountingSGD(model.parameters(), 0.1), bar=False, seed=0)
+    train(
+        model,
+        X,
+        Y,
+        CrossEntropyLoss,
+        epochs=3,
+        batch_size=16,
+        optimizer=CountingSGD(model.parameters(), 0.1),
+        bar=False,
+        seed=0,
+    )
     assert CountingSGD.steps == 3 * math.ceil(50 / 16)
 
 
@@ -168,15 +320,20 @@ def full_batch_sgd_step(model, X, Y, loss_fn, lr):
     return [p - lr * g for p, g in model.parameters()]
 
 
-@pytest.mark.parametrize("head, loss_fn", [(Softmax, CrossEntropyLoss), (Sigmoid, MeanSquaredErrorLoss)],
-                         ids=["softmax head (fused)", "sigmoid head (unfused)"])
+@pytest.mark.parametrize(
+    "head, loss_fn",
+    [(Softmax, CrossEntropyLoss), (Sigmoid, MeanSquaredErrorLoss)],
+    ids=["softmax head (fused)", "sigmoid head (unfused)"],
+)
 def test_one_full_batch_epoch_is_one_exact_gradient_step(head, loss_fn):
     """Whatever gradient path train() takes, its step equals the textbook step on the loss's gradient.
 
     (CrossEntropyLoss refuses a Sigmoid head since issue 15, so the unfused path uses the squared error.)
     """
     X, Y, _ = blobs(n=32)
-    expected = full_batch_sgd_step(classifier_with_head(head, np.float64), X, Y, loss_fn, 0.1)
+    expected = full_batch_sgd_step(
+        classifier_with_head(head, np.float64), X, Y, loss_fn, 0.1
+    )
     model = classifier_with_head(head, np.float64)
     train(model, X, Y, loss_fn, 1, 32, 0.1, bar=False, seed=0)
     for (param, _), want in zip(model.parameters(), expected):
@@ -184,7 +341,9 @@ def test_one_full_batch_epoch_is_one_exact_gradient_step(head, loss_fn):
 
 
 def classifier_with_head(head, dtype=np.float32):
-    return NeuralNetwork(2, 3, 8, 1, head_activation=head, hidden_activation=Tanh, seed=0, dtype=dtype)
+    return NeuralNetwork(
+        2, 3, 8, 1, head_activation=head, hidden_activation=Tanh, seed=0, dtype=dtype
+    )
 
 
 def test_sgd_updates_exactly_param_minus_lr_times_grad():
@@ -195,8 +354,10 @@ def test_sgd_updates_exactly_param_minus_lr_times_grad():
     optimizer = SGD(zip(params, grads), learning_rate=0.25)
     optimizer.step()
     for (held, _), caller_array, want in zip(optimizer.parameters, params, expected):
-        assert held is caller_array                      # the optimizer works on the caller's arrays...
-        assert np.array_equal(caller_array, want)        # ...and changed them in place to param - lr * grad
+        assert held is caller_array  # the optimizer works on the caller's arrays...
+        assert np.array_equal(
+            caller_array, want
+        )  # ...and changed them in place to param - lr * grad
 
 
 def test_sgd_sees_gradients_written_after_it_was_created():
@@ -209,21 +370,41 @@ def test_sgd_sees_gradients_written_after_it_was_created():
     assert all(np.array_equal(p, e) for (p, _), e in zip(model.parameters(), expected))
 
 
-@pytest.mark.parametrize("learning_rate, error", [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
-                                                  (None, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "learning_rate, error",
+    [
+        (0, ValueError),
+        (-1.0, ValueError),
+        (float("nan"), ValueError),
+        (None, TypeError),
+        (True, TypeError),
+    ],
+)
 def test_sgd_refuses_bad_learning_rates(learning_rate, error):
     with pytest.raises(error, match="learning_rate must be a finite number > 0"):
         SGD([], learning_rate)
 
 
-# --- learning rate or optimizer ---------------------------------------------------------------------------------
+# --- learning rate or optimizer -------------------------------------------------------
+
 
 def test_optimizer_without_learning_rate_trains_like_the_default_sgd():
     X, Y, _ = blobs()
     default, custom = classifier(), classifier()
-    losses_default, _ = train(default, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
-    losses_custom, _ = train(custom, X, Y, CrossEntropyLoss, 3, 16, optimizer=SGD(custom.parameters(), 0.1),
-                             bar=False, seed=0)
+    losses_default, _ = train(
+        default, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0
+    )
+    losses_custom, _ = train(
+        custom,
+        X,
+        Y,
+        CrossEntropyLoss,
+        3,
+        16,
+        optimizer=SGD(custom.parameters(), 0.1),
+        bar=False,
+        seed=0,
+    )
     assert losses_default == losses_custom
     assert all(np.array_equal(a, b) for a, b in zip(weights(default), weights(custom)))
 
@@ -232,7 +413,17 @@ def test_learning_rate_and_optimizer_neither_or_both_are_refused():
     X, Y, _ = blobs()
     model = classifier()
     with pytest.raises(ValueError, match="pass learning_rate or optimizer, not both"):
-        train(model, X, Y, CrossEntropyLoss, 1, 16, 0.1, optimizer=SGD(model.parameters(), 0.1), bar=False)
+        train(
+            model,
+            X,
+            Y,
+            CrossEntropyLoss,
+            1,
+            16,
+            0.1,
+            optimizer=SGD(model.parameters(), 0.1),
+            bar=False,
+        )
     with pytest.raises(ValueError, match="pass learning_rate .* or optimizer="):
         train(model, X, Y, CrossEntropyLoss, 1, 16, bar=False)
     with pytest.raises(TypeError, match=r"optimizer must have a step\(\) method"):
@@ -242,17 +433,43 @@ def test_learning_rate_and_optimizer_neither_or_both_are_refused():
 def test_divergence_message_names_the_optimizers_learning_rate():
     X = np.linspace(-2, 2, 64).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 16, 2, seed=0)
-    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="learning_rate=500.0"):
-        train(model, X, 3 * X, MeanSquaredErrorLoss, 10, 16, optimizer=SGD(model.parameters(), 500), bar=False, seed=0)
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(FloatingPointError, match="learning_rate=500.0"),
+    ):
+        train(
+            model,
+            X,
+            3 * X,
+            MeanSquaredErrorLoss,
+            10,
+            16,
+            optimizer=SGD(model.parameters(), 500),
+            bar=False,
+            seed=0,
+        )
 
 
-# --- on_epoch -----------------------------------------------------------------------------------------------------
+# --- on_epoch -------------------------------------------------------------------------
+
 
 def test_on_epoch_gets_the_epoch_from_1_and_the_losses_so_far():
     X, Y, _ = blobs()
     calls = []
-    train_losses, eval_losses = train(classifier(), X[:80], Y[:80], CrossEntropyLoss, 4, 16, 0.1, X[80:], Y[80:],
-                                      bar=False, seed=0, on_epoch=lambda *args: calls.append(args))
+    train_losses, eval_losses = train(
+        classifier(),
+        X[:80],
+        Y[:80],
+        CrossEntropyLoss,
+        4,
+        16,
+        0.1,
+        X[80:],
+        Y[80:],
+        bar=False,
+        seed=0,
+        on_epoch=lambda *args: calls.append(args),
+    )
     assert [epoch for epoch, _, _ in calls] == [1, 2, 3, 4]
     for epoch, seen_train, seen_eval in calls:
         assert seen_train == train_losses[:epoch] and seen_eval == eval_losses[:epoch]
@@ -261,10 +478,22 @@ def test_on_epoch_gets_the_epoch_from_1_and_the_losses_so_far():
 def test_on_epoch_returning_true_stops_after_that_epoch():
     X, Y, _ = blobs()
     model, reference = classifier(), classifier()
-    losses, _ = train(model, X, Y, CrossEntropyLoss, 10, 16, 0.1, bar=False, seed=0,
-                      on_epoch=lambda epoch, *_: epoch == 3)
+    losses, _ = train(
+        model,
+        X,
+        Y,
+        CrossEntropyLoss,
+        10,
+        16,
+        0.1,
+        bar=False,
+        seed=0,
+        on_epoch=lambda epoch, *_: epoch == 3,
+    )
     full, _ = train(reference, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
-    assert losses == full   # stopped after epoch 3: same losses and weights as a 3-epoch run
+    assert (
+        losses == full
+    )  # stopped after epoch 3: same losses and weights as a 3-epoch run
     assert all(np.array_equal(a, b) for a, b in zip(weights(model), weights(reference)))
 
 
@@ -274,7 +503,8 @@ def test_on_epoch_must_be_callable():
         train(classifier(), X, Y, CrossEntropyLoss, 1, 16, 0.1, bar=False, on_epoch=[])
 
 
-# --- early stopping -------------------------------------------------------------------------------------------------
+# --- early stopping -------------------------------------------------------------------
+
 
 def overshooting_regression(patience, epochs=60):
     """Fit y = 2x while the held-out targets are x: the held-out loss falls, then rises as the fit passes them.
@@ -283,10 +513,23 @@ def overshooting_regression(patience, epochs=60):
     """
     X = np.linspace(-1, 1, 40).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 8, 1, hidden_activation=Tanh, seed=0, dtype=np.float64)
-    arrays = [p for p, _ in model.parameters()]   # the model's own arrays, kept alive
+    arrays = [p for p, _ in model.parameters()]  # the model's own arrays, kept alive
     snapshots = []
-    losses, evals = train(model, X, 2 * X, MeanSquaredErrorLoss, epochs, 8, 0.01, X_test=X, y_test=X, bar=False,
-                          seed=0, patience=patience, on_epoch=lambda *_: snapshots.append(weights(model)))
+    losses, evals = train(
+        model,
+        X,
+        2 * X,
+        MeanSquaredErrorLoss,
+        epochs,
+        8,
+        0.01,
+        X_test=X,
+        y_test=X,
+        bar=False,
+        seed=0,
+        patience=patience,
+        on_epoch=lambda *_: snapshots.append(weights(model)),
+    )
     return losses, evals, model, snapshots, arrays
 
 
@@ -294,32 +537,53 @@ def test_patience_stops_and_restores_the_best_epochs_weights_and_biases():
     losses, evals, model, snapshots, arrays = overshooting_regression(patience=3)
     best = int(np.argmin(evals))
     assert 0 < best < len(evals) - 1, "the held-out loss must fall first and then rise"
-    assert len(evals) == len(losses) == best + 1 + 3 < 60   # stopped 3 epochs after the best one
-    assert all(evals[best] <= v for v in evals[best + 1:])
+    assert (
+        len(evals) == len(losses) == best + 1 + 3 < 60
+    )  # stopped 3 epochs after the best one
+    assert all(evals[best] <= v for v in evals[best + 1 :])
     restored = weights(model)
     assert all(np.array_equal(a, b) for a, b in zip(restored, snapshots[best]))
     assert not all(np.array_equal(a, b) for a, b in zip(restored, snapshots[-1]))
-    assert all(p is a for (p, _), a in zip(model.parameters(), arrays))   # copied into the same arrays
+    assert all(
+        p is a for (p, _), a in zip(model.parameters(), arrays)
+    )  # copied into the same arrays
 
 
 def test_patience_never_triggered_still_ends_with_the_best_weights():
-    losses, evals, model, snapshots, _ = overshooting_regression(patience=100, epochs=30)
+    losses, evals, model, snapshots, _ = overshooting_regression(
+        patience=100, epochs=30
+    )
     assert len(losses) == 30
     best = int(np.argmin(evals))
-    assert best < 29 and all(np.array_equal(a, b) for a, b in zip(weights(model), snapshots[best]))
+    assert best < 29 and all(
+        np.array_equal(a, b) for a, b in zip(weights(model), snapshots[best])
+    )
 
 
 def test_no_patience_keeps_the_last_weights():
-    losses, evals, model, snapshots, _ = overshooting_regression(patience=None, epochs=30)
+    losses, evals, model, snapshots, _ = overshooting_regression(
+        patience=None, epochs=30
+    )
     assert len(losses) == 30 and int(np.argmin(evals)) < 29
     assert all(np.array_equal(a, b) for a, b in zip(weights(model), snapshots[-1]))
 
 
-@pytest.mark.parametrize("kwargs, error, text", [
-    (dict(patience=2), ValueError, "patience needs X_test and y_test"),
-    (dict(patience=0, X_test=True), ValueError, "patience must be an integer >= 1, got 0"),
-    (dict(patience=1.5, X_test=True), TypeError, "patience must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        (dict(patience=2), ValueError, "patience needs X_test and y_test"),
+        (
+            dict(patience=0, X_test=True),
+            ValueError,
+            "patience must be an integer >= 1, got 0",
+        ),
+        (
+            dict(patience=1.5, X_test=True),
+            TypeError,
+            "patience must be an integer >= 1",
+        ),
+    ],
+)
 def test_bad_patience_is_refused(kwargs, error, text):
     X, Y, _ = blobs()
     if kwargs.pop("X_test", False):
@@ -328,14 +592,26 @@ def test_bad_patience_is_refused(kwargs, error, text):
         train(classifier(), X, Y, CrossEntropyLoss, 2, 16, 0.1, bar=False, **kwargs)
 
 
-# --- model.training -----------------------------------------------------------------------------------------------
+# --- model.training -------------------------------------------------------------------
+
 
 def test_model_is_in_training_mode_only_during_the_fit():
     X, Y, _ = blobs()
     model = classifier()
     modes = []
     assert model.training is False
-    train(model, X, Y, CrossEntropyLoss, 2, 16, 0.1, bar=False, seed=0, on_epoch=lambda *_: modes.append(model.training))
+    train(
+        model,
+        X,
+        Y,
+        CrossEntropyLoss,
+        2,
+        16,
+        0.1,
+        bar=False,
+        seed=0,
+        on_epoch=lambda *_: modes.append(model.training),
+    )
     assert modes == [True, True] and model.training is False
 
 
@@ -349,7 +625,18 @@ def test_training_mode_is_switched_off_when_training_fails(failure):
 
     if failure == "callback":
         with pytest.raises(RuntimeError, match="boom"):
-            train(model, X, 3 * X, MeanSquaredErrorLoss, 3, 16, 0.01, bar=False, seed=0, on_epoch=explode)
+            train(
+                model,
+                X,
+                3 * X,
+                MeanSquaredErrorLoss,
+                3,
+                16,
+                0.01,
+                bar=False,
+                seed=0,
+                on_epoch=explode,
+            )
     else:
         with np.errstate(all="ignore"), pytest.raises(FloatingPointError):
             train(model, X, 3 * X, MeanSquaredErrorLoss, 3, 16, 1e3, bar=False, seed=0)
@@ -360,23 +647,69 @@ def test_dropout_is_active_in_training_but_not_in_the_held_out_loss():
     X, Y, _ = blobs()
     model = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, dropout=0.5, seed=0)
     plain = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, seed=0)
-    losses, evals = train(model, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, X[80:], Y[80:], bar=False, seed=0)
-    plain_losses, _ = train(plain, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0)
-    assert losses != plain_losses   # the masks changed the training run
-    assert evals[-1] == pytest.approx(CrossEntropyLoss.loss(model.predict(X[80:]), Y[80:].astype(np.float32)))
+    losses, evals = train(
+        model,
+        X[:80],
+        Y[:80],
+        CrossEntropyLoss,
+        3,
+        16,
+        0.1,
+        X[80:],
+        Y[80:],
+        bar=False,
+        seed=0,
+    )
+    plain_losses, _ = train(
+        plain, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=0
+    )
+    assert losses != plain_losses  # the masks changed the training run
+    assert evals[-1] == pytest.approx(
+        CrossEntropyLoss.loss(model.predict(X[80:]), Y[80:].astype(np.float32))
+    )
     again = NeuralNetwork(2, 3, 32, 2, head_activation=Softmax, dropout=0.5, seed=0)
-    assert train(again, X[:80], Y[:80], CrossEntropyLoss, 3, 16, 0.1, X[80:], Y[80:], bar=False, seed=0)[0] == losses
+    assert (
+        train(
+            again,
+            X[:80],
+            Y[:80],
+            CrossEntropyLoss,
+            3,
+            16,
+            0.1,
+            X[80:],
+            Y[80:],
+            bar=False,
+            seed=0,
+        )[0]
+        == losses
+    )
 
 
-# --- SGD with weight decay ------------------------------------------------------------------------------------------
+# --- SGD with weight decay ------------------------------------------------------------
+
 
 def test_is_weight_reads_the_pairs_mark_not_the_shape():
     model = NeuralNetwork(3, 2, 4, 1, seed=0)
-    assert [is_weight(pair) for pair in model.parameters()] == [True, False, True, False]
-    one_input = NeuralNetwork(1, 1, 4, 1, seed=0)     # first weights (1, 4): shaped like a bias, still weights
+    assert [is_weight(pair) for pair in model.parameters()] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    one_input = NeuralNetwork(
+        1, 1, 4, 1, seed=0
+    )  # first weights (1, 4): shaped like a bias, still weights
     assert one_input.layers[0].weights.shape == (1, 4)
-    assert [is_weight(pair) for pair in one_input.parameters()] == [True, False, True, False]
-    assert is_weight((np.zeros((1, 5)), np.zeros((1, 5))))                  # a plain tuple counts as a weight
+    assert [is_weight(pair) for pair in one_input.parameters()] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert is_weight(
+        (np.zeros((1, 5)), np.zeros((1, 5)))
+    )  # a plain tuple counts as a weight
     assert not is_weight(ParamPair(np.zeros((2, 5)), np.zeros((2, 5)), decay=False))
 
 
@@ -387,7 +720,9 @@ def test_weight_decay_reaches_the_one_row_weights_of_a_single_input_layer():
     before = [param.copy() for param, _ in model.parameters()]
     SGD(model.parameters(), 0.5, weight_decay=0.1).step()
     after = [param for param, _ in model.parameters()]
-    assert np.allclose(after[0], before[0] * 0.95) and np.array_equal(after[1], before[1])
+    assert np.allclose(after[0], before[0] * 0.95) and np.array_equal(
+        after[1], before[1]
+    )
 
 
 def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
@@ -396,7 +731,11 @@ def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
     grad_w, grad_b = rng.normal(size=(3, 2)), rng.normal(size=(1, 2))
     want_w = weight - 0.1 * (grad_w + 0.01 * weight)
     want_b = bias - 0.1 * grad_b
-    optimizer = SGD([(weight, grad_w), ParamPair(bias, grad_b, decay=False)], learning_rate=0.1, weight_decay=0.01)
+    optimizer = SGD(
+        [(weight, grad_w), ParamPair(bias, grad_b, decay=False)],
+        learning_rate=0.1,
+        weight_decay=0.01,
+    )
     optimizer.step()
     assert optimizer.parameters[0][0] is weight and optimizer.parameters[1][0] is bias
     np.testing.assert_allclose(weight, want_w, rtol=1e-15)
@@ -405,12 +744,26 @@ def test_weight_decay_step_follows_the_formula_for_weights_and_spares_biases():
 
 def test_weight_decay_shrinks_weights_with_zero_gradient():
     weight, bias = np.ones((2, 2)), np.ones((1, 2))
-    SGD([(weight, np.zeros((2, 2))), ParamPair(bias, np.zeros((1, 2)), decay=False)], 0.5, weight_decay=0.1).step()
-    assert np.array_equal(weight, np.full((2, 2), 0.95)) and np.array_equal(bias, np.ones((1, 2)))
+    SGD(
+        [(weight, np.zeros((2, 2))), ParamPair(bias, np.zeros((1, 2)), decay=False)],
+        0.5,
+        weight_decay=0.1,
+    ).step()
+    assert np.array_equal(weight, np.full((2, 2), 0.95)) and np.array_equal(
+        bias, np.ones((1, 2))
+    )
 
 
-@pytest.mark.parametrize("weight_decay, error", [(-0.1, ValueError), (float("nan"), ValueError),
-                                                 (float("inf"), ValueError), ("0.1", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "weight_decay, error",
+    [
+        (-0.1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("0.1", TypeError),
+        (True, TypeError),
+    ],
+)
 def test_sgd_refuses_bad_weight_decay(weight_decay, error):
     with pytest.raises(error, match="weight_decay must be a finite number >= 0"):
         SGD([], 0.1, weight_decay=weight_decay)

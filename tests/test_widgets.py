@@ -329,7 +329,9 @@ def test_optimizer_init_and_dropout_controls_build_the_right_objects(
     assert explorer.result is not None, explorer.message
     assert len(built) == 1 and built[0]["init"] == init and built[0]["dropout"] == 0.3
     assert type(explorer.optimizer) is cls and explorer.optimizer.learning_rate == rate
-    assert [d.rate for d in explorer.model.layers if type(d).__name__ == "Dropout"] == [0.3]
+    assert [d.rate for d in explorer.model.layers if type(d).__name__ == "Dropout"] == [
+        0.3
+    ]
     assert not explorer.model.training, "dropout must be off after training"
     assert explorer.optimizer.parameters[0][0] is explorer.model.layers[0].weights
 
