@@ -1,6 +1,7 @@
-"""The teaching autograd engine (book/14_autograd): every rule against finite differences,
-broadcasting, reuse, numbers on either side, errors, deep graphs, and part 1's hand-written
-gradients. The torch comparison is skipped where torch is not installed."""
+"""The teaching autograd engine (book/14_autograd): every rule against finite
+differences, broadcasting, reuse, numbers on either side, errors, deep graphs, and part
+1's hand-written gradients. The torch comparison is skipped where torch is not
+installed."""
 
 import sys
 

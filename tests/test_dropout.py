@@ -1,4 +1,5 @@
-"""Dropout (book/12_regularisation.ipynb) and its use by NeuralNetwork, predict and train (book/06_training.ipynb)."""
+"""Dropout (book/12_regularisation.ipynb) and its use by NeuralNetwork, predict and
+train (book/06_training.ipynb)."""
 
 import numpy as np
 import pytest
@@ -17,7 +18,10 @@ from nnscratch.layers import Dropout
 
 
 def fwd(dropout, x, training):
-    """dropout.forward(x) in the given mode (the network sets `training`; here the test does)."""
+    """dropout.forward(x) in the given mode.
+
+    The network sets `training`; here the test does.
+    """
     dropout.training = training
     return dropout.forward(x)
 

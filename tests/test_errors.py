@@ -1,8 +1,10 @@
-"""Every kind of bad input gets a clear error naming the argument, what was expected and what was received.
+"""Every kind of bad input gets a clear error naming the argument, what was expected
+and what was received.
 
-Each case is (callable, expected exception, fragments that must all appear in the message). A case marked
-`gap` documents a refusal the library does not give yet: it is a strict xfail, so it starts failing (XPASS)
-the day the gap is closed, as a reminder to drop the mark.
+Each case is (callable, expected exception, fragments that must all appear in the
+message). A case marked `gap` documents a refusal the library does not give yet: it is a
+strict xfail, so it starts failing (XPASS) the day the gap is closed, as a reminder to
+drop the mark.
 """
 
 import gzip
@@ -286,9 +288,9 @@ LAYER = [
     case(
         "layer-backward-shape",
         lambda: (
-            lambda l: (
-                l.forward(np.ones((4, 3), np.float32)),
-                l.backward(np.ones((4, 5), np.float32)),
+            lambda layer: (
+                layer.forward(np.ones((4, 3), np.float32)),
+                layer.backward(np.ones((4, 5), np.float32)),
             )
         )(Layer(3, 2)),
         ValueError,
@@ -745,7 +747,10 @@ for loss_name, fn in [
             f"{loss_name}-shapes",
             lambda fn=fn: fn(P, T[:, :2]),
             ValueError,
-            "y_pred and y_true must have the same shape, got y_pred (4, 3) and y_true (4, 2)",
+            (
+                "y_pred and y_true must have the same shape, "
+                "got y_pred (4, 3) and y_true (4, 2)"
+            ),
         ),
         case(
             f"{loss_name}-rows",
@@ -792,7 +797,8 @@ for loss_name, fn in [
         ),
     ]
 
-# Labels are checked by nnscratch.validation.check_labels (book/18_checks_and_seeds): always ValueError.
+# Labels are checked by nnscratch.validation.check_labels (book/18_checks_and_seeds):
+# always ValueError.
 LABELS_EXPECTED = "must hold integer labels 0..{} in a 1-D array, got "
 
 ONE_HOT = [
@@ -945,7 +951,8 @@ def test_bad_input_is_refused_clearly(call, error, fragments):
         assert fragment in message, f"{fragment!r} is not in the message {message!r}"
 
 
-# --- load_mnist (book/19_loading_mnist): argument checks happen before any file or network access ---------------
+# --- load_mnist (book/19_loading_mnist) -----------------------------------------------
+# Argument checks happen before any file or network access.
 
 
 def mnist_cases():
@@ -1125,7 +1132,8 @@ def test_accepted_inputs_still_work():
 
 
 class SabotagedSGD(SGD):
-    """SGD that writes inf into the first weight after `poison_after` steps: divergence on cue."""
+    """SGD that writes inf into the first weight after `poison_after` steps: divergence
+    on cue."""
 
     def __init__(self, parameters, learning_rate, poison_after):
         super().__init__(parameters, learning_rate)

@@ -1696,7 +1696,8 @@ def test_any_exception_carries_the_losses_so_far():
 def test_an_optimizer_on_a_subset_of_the_parameters_is_fine():
     model = clf()
     frozen = model.parameters()[0][0].copy()
-    fit_with(lambda m: SGD(m.parameters()[2:], 0.1), model=model)  # first layer frozen
+    with pytest.warns(UserWarning, match="fine if you froze them on purpose"):
+        fit_with(lambda m: SGD(m.parameters()[2:], 0.1), model=model)  # layer 1 frozen
     np.testing.assert_array_equal(model.parameters()[0][0], frozen)
 
 

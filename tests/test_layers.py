@@ -1,4 +1,5 @@
-"""The dense layer (book/02_layers.ipynb): gradients, shapes, dtype, seeds, activations."""
+"""The dense layer (book/02_layers.ipynb): gradients, shapes, dtype, seeds,
+activations."""
 
 import numpy as np
 import pytest
@@ -162,7 +163,10 @@ def test_as_activation_accepts_class_or_instance():
 def test_layer_refuses_junk_activations(junk):
     with pytest.raises(
         TypeError,
-        match=r"activation must be a class or instance with forward\(\) and backward\(\)",
+        match=(
+            r"activation must be a class or instance "
+            r"with forward\(\) and backward\(\)"
+        ),
     ):
         Layer(3, 2, junk)
     with pytest.raises(

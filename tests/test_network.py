@@ -1,4 +1,5 @@
-"""NeuralNetwork: structure, validation, and an end-to-end gradient check of every parameter."""
+"""NeuralNetwork: structure, validation, and an end-to-end gradient check of every
+parameter."""
 
 import numpy as np
 import pytest
@@ -33,19 +34,24 @@ def dropouts(net):
 
 
 def backprop_and_numerical(net, X, Y, loss_fn, fused):
-    """Pairs (backprop gradient, central-difference gradient), one per parameter array."""
+    """Pairs (backprop gradient, central-difference gradient), one per parameter
+    array."""
     y_pred = net.forward(X)
     grad = loss_fn.logits_grad(y_pred, Y) if fused else loss_fn.grad(y_pred, Y)
     net.backward(grad, grad_is_logits=fused)
     backprop = [g.copy() for _, g in net.parameters()]
-    loss = lambda _: loss_fn.loss(net.forward(X), Y)
+
+    def loss(_):
+        return loss_fn.loss(net.forward(X), Y)
+
     return [
         (g, numerical_gradient(loss, param))
         for (param, _), g in zip(net.parameters(), backprop)
     ]
 
 
-CASES = [  # hidden activation, head activation, loss, fused softmax + cross-entropy gradient
+# hidden activation, head activation, loss, fused softmax + cross-entropy gradient
+CASES = [
     (Tanh, Softmax, CrossEntropyLoss, True),
     (Tanh, Softmax, CrossEntropyLoss, False),
     (Relu, Softmax, CrossEntropyLoss, True),
@@ -163,7 +169,8 @@ def test_activation_given_as_class_or_instance(activation):
 
 
 def test_shared_activation_instance_does_not_corrupt_gradients():
-    """If layers shared one Tanh, the second forward would overwrite the first layer's cache."""
+    """If layers shared one Tanh, the second forward would overwrite the first layer's
+    cache."""
     rng = np.random.default_rng(3)
     X, Y = rng.normal(size=(5, 2)), rng.normal(size=(5, 1))
     net = NeuralNetwork(2, 1, 4, 2, hidden_activation=Tanh(), seed=0, dtype=np.float64)
@@ -385,8 +392,9 @@ def test_predict_never_drops_units_and_restores_the_mode():
 
 
 def test_gradient_check_in_training_mode_with_a_fixed_dropout_mask():
-    """With every Dropout's generator reset before each forward pass, the masks are the same in every loss
-    evaluation, so backprop (which goes back through the masks) must match central differences."""
+    """With every Dropout's generator reset before each forward pass, the masks are the
+    same in every loss evaluation, so backprop (which goes back through the masks) must
+    match central differences."""
     rng = np.random.default_rng(2)
     net = NeuralNetwork(
         3,
@@ -419,7 +427,8 @@ def test_gradient_check_in_training_mode_with_a_fixed_dropout_mask():
             lambda _: CrossEntropyLoss.loss(forward(), Y), param
         )
         assert relative_error(grad, numeric) < 1e-6
-    net.training = False  # the gradient without dropout differs: the masks really entered the check
+    # the gradient without dropout differs: the masks really entered the check
+    net.training = False
     net.backward(CrossEntropyLoss.logits_grad(net.forward(X), Y), grad_is_logits=True)
     assert relative_error(dense(net)[0].grad_weights, backprop[0]) > 1e-3
 

@@ -101,7 +101,8 @@ def _definitions():
 
 
 def _forward_imports():
-    """(chapter, module.name, defining chapter) for each import of a name a later chapter defines."""
+    """(chapter, module.name, defining chapter) for each import of a name a later
+    chapter defines."""
     found, by_name = _definitions(), {}
     for (module, name), notebook in found.items():
         by_name.setdefault(name, notebook)
@@ -131,13 +132,15 @@ def _forward_imports():
 
 
 def test_part_one_imports_nothing_a_later_chapter_defines():
-    """Chapters 1-6 rebuild the network in reading order: each uses only what it or an earlier one defines."""
+    """Chapters 1-6 rebuild the network in reading order: each uses only what it or an
+    earlier one defines."""
     early = sorted(f for f in _forward_imports() if f[0][:2] <= "06")
     assert early == [], early
 
 
 def test_part_one_runs_on_the_library_it_has_built_so_far(tmp_path):
-    """Export chapters 1-6 alone, then run chapters 2-6 against that package: no later code needed."""
+    """Export chapters 1-6 alone, then run chapters 2-6 against that package: no later
+    code needed."""
     book = tmp_path / "book"
     book.mkdir()
     part_one = sorted(p for p in NOTEBOOKS if "01" <= p.name[:2] <= "06")
@@ -160,9 +163,11 @@ def test_part_one_runs_on_the_library_it_has_built_so_far(tmp_path):
         code = (
             "import nbformat, nnscratch, sys\n"
             "from nbclient import NotebookClient\n"
-            f"assert nnscratch.__file__.startswith({str(tmp_path)!r}), nnscratch.__file__\n"
+            f"assert nnscratch.__file__.startswith({str(tmp_path)!r}), "
+            "nnscratch.__file__\n"
             f"nb = nbformat.read({str(book / path.name)!r}, as_version=4)\n"
-            f"NotebookClient(nb, timeout=600, resources={{'metadata': {{'path': {str(book)!r}}}}}).execute()\n"
+            "NotebookClient(nb, timeout=600, resources="
+            f"{{'metadata': {{'path': {str(book)!r}}}}}).execute()\n"
         )
         run = subprocess.run(
             [sys.executable, "-c", code],

@@ -1,10 +1,11 @@
 """The seed blog post's usage patterns keep working against nnscratch, unchanged.
 
-The post builds networks and trains them with keyword arguments, without seeds and with the
-progress bar on; it scores a classifier with one-hot targets. These tests make the same calls
-(on small synthetic data instead of MNIST) and check that they run and learn. The quality checks add
-seed= to the same calls, so that they are deterministic; the unseeded calls are checked for what does not
-depend on the draw (shapes, lengths, finiteness).
+The post builds networks and trains them with keyword arguments, without seeds and with
+the progress bar on; it scores a classifier with one-hot targets. These tests make the
+same calls (on small synthetic data instead of MNIST) and check that they run and learn.
+The quality checks add seed= to the same calls, so that they are deterministic; the
+unseeded calls are checked for what does not depend on the draw (shapes, lengths,
+finiteness).
 """
 
 import numpy as np

@@ -314,7 +314,8 @@ def test_custom_optimizer_is_stepped_once_per_batch():
 
 
 def full_batch_sgd_step(model, X, Y, loss_fn, lr):
-    """The parameters after one plain SGD step on the whole batch, from the loss's own (unfused) gradient."""
+    """The parameters after one plain SGD step on the whole batch, from the loss's own
+    (unfused) gradient."""
     y_pred = model.forward(X)
     model.backward(loss_fn.grad(y_pred, Y))
     return [p - lr * g for p, g in model.parameters()]
@@ -326,9 +327,11 @@ def full_batch_sgd_step(model, X, Y, loss_fn, lr):
     ids=["softmax head (fused)", "sigmoid head (unfused)"],
 )
 def test_one_full_batch_epoch_is_one_exact_gradient_step(head, loss_fn):
-    """Whatever gradient path train() takes, its step equals the textbook step on the loss's gradient.
+    """Whatever gradient path train() takes, its step equals the textbook step on the
+    loss's gradient.
 
-    (CrossEntropyLoss refuses a Sigmoid head since issue 15, so the unfused path uses the squared error.)
+    (CrossEntropyLoss refuses a Sigmoid head since issue 15, so the unfused path uses
+    the squared error.)
     """
     X, Y, _ = blobs(n=32)
     expected = full_batch_sgd_step(
@@ -507,9 +510,11 @@ def test_on_epoch_must_be_callable():
 
 
 def overshooting_regression(patience, epochs=60):
-    """Fit y = 2x while the held-out targets are x: the held-out loss falls, then rises as the fit passes them.
+    """Fit y = 2x while the held-out targets are x: the held-out loss falls, then rises
+    as the fit passes them.
 
-    Returns (losses, eval losses, model, parameter snapshots taken after every epoch, the parameter arrays).
+    Returns (losses, eval losses, model, parameter snapshots taken after every epoch,
+    the parameter arrays).
     """
     X = np.linspace(-1, 1, 40).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 8, 1, hidden_activation=Tanh, seed=0, dtype=np.float64)
