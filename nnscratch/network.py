@@ -79,7 +79,7 @@ def backward(self, grad, grad_is_logits=False):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/05_network.ipynb 12
+# %% book/05_network.ipynb 15
 @patch(Sequential)
 def parameters(self):
     """Every (parameter, gradient) pair, first layer first: the arrays themselves, not
@@ -89,14 +89,14 @@ def parameters(self):
 del parameters   # now a method: no stray module-level name
 
 
-# %% book/05_network.ipynb 16
+# %% book/05_network.ipynb 19
 def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
     """The widths [input_size, hidden, ..., hidden, output_size], with num_hidden_layers
     hidden widths."""
     return [input_size] + [hidden_layer_size] * num_hidden_layers + [output_size]
 
 
-# %% book/05_network.ipynb 18
+# %% book/05_network.ipynb 21
 class NeuralNetwork(Sequential):
     """The seed post's network as a list of layers: [Layer, hidden activation] * H,
     Layer, head.
@@ -120,7 +120,7 @@ class NeuralNetwork(Sequential):
         self.input_size, self.output_size = input_size, output_size
 
 
-# %% book/05_network.ipynb 28
+# %% book/05_network.ipynb 31
 @patch(Sequential)
 def predict(self, X, batch_size=2048):
     """The outputs for X, in batches of rows, with training off (no dropout; running

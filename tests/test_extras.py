@@ -75,8 +75,9 @@ def test_require_refuses_an_unknown_extra():
 
 @pytest.mark.parametrize("blocked", ["ipywidgets", "matplotlib"])
 def test_widgets_without_its_extra_says_what_to_install(monkeypatch, blocked):
-    # `import blocked` now fails
-    monkeypatch.setitem(sys.modules, blocked, None)
+    # `import blocked` (and of any submodule an earlier test imported) now fails
+    for name in [m for m in sys.modules if m.partition(".")[0] == blocked] + [blocked]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "nnscratch.widgets", raising=False)
     with pytest.raises(
         ImportError, match=r'pip install "nnscratch\[widgets\]"'
