@@ -284,7 +284,8 @@ def test_training_runs_for_any_batch_size_and_architecture(net, n, batch_size, e
     y = rng.normal(size=(n, model.output_size))
     if model.output_size == 1 and isinstance(model.layers[-1], Softmax):
         with pytest.raises(ValueError, match="one Softmax output, always 1.0"):
-            train(model, X, y, MeanSquaredErrorLoss, epochs, batch_size, 0.01, bar=False)
+            train(model, X, y, MeanSquaredErrorLoss, epochs, batch_size, 0.01,
+                  bar=False)
         return  # nothing can be learnt: train refuses it
     params_before = [p for p, _ in model.parameters()]
     train_losses, eval_losses = train(
