@@ -381,3 +381,21 @@ def test_patched_functions_leave_no_module_level_name(tmp_path):
 
     assert not hasattr(nnscratch.losses, "grad")
     assert callable(nnscratch.losses.CrossEntropyLoss.grad)
+
+
+def test_a_module_of_patches_only_is_still_imported(tmp_path):
+    """A module with no public name but @patch methods must be imported, or its methods
+    never reach the class (save/load once went missing that way)."""
+    book = make_book(
+        tmp_path,
+        {
+            "01_a": ["#| default_exp core", "#| export\nclass Box:\n    pass"],
+            "02_b": [
+                "#| default_exp extra",
+                "#| export\nfrom nnscratch.core import Box\nfrom nnscratch.patch import "
+                "patch\n\n\n@patch(Box)\ndef size(self):\n    return 1",
+            ],
+        },
+    )
+    init = render(collect(book))["__init__.py"]
+    assert "from . import extra" in init and "from .core import Box" in init

@@ -313,8 +313,10 @@ def render_init(exported):
     public = [module for module in exported if module not in NOT_REEXPORTED]
     imports = "".join(
         wrapped(f"from .{module} import ", list(exported[module]), "()", False) + "\n"
-        for module in public
         if exported[module]
+        # no public name, only @patch methods: import it all the same, or they never apply
+        else f"from . import {module}  # noqa: F401\n"
+        for module in public
     )
     everything = [repr(name) for module in public for name in exported[module]]
     hidden = ", ".join(f"nnscratch.{m}" for m in NOT_REEXPORTED if m in exported)
