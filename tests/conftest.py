@@ -1,6 +1,7 @@
 import functools
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,31 @@ def bench(monkeypatch):
     monkeypatch.setattr(module, "N_TRAIN", 640)
     monkeypatch.setattr(module, "N_EVAL", 128)
     return module
+
+
+@pytest.fixture
+def no_hang(request):
+    """Fail instead of blocking forever if the test takes over 10 seconds (POSIX)."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def timeout(signum, frame):
+        raise TimeoutError(f"{request.node.name} blocked for 10 seconds")
+
+    old = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to download MNIST fails the test."""
+    import nnscratch.data
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_mnist tried to download")
+
+    monkeypatch.setattr(nnscratch.data, "_fetch_openml", refuse)

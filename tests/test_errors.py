@@ -157,12 +157,6 @@ NETWORK = [
         "tanh",
     ),
     case(
-        "seed-and-rng",
-        lambda: NeuralNetwork(3, 2, 4, 1, seed=1, rng=np.random.default_rng(1)),
-        ValueError,
-        "pass either rng= or seed=, not both",
-    ),
-    case(
         "rng-int",
         lambda: NeuralNetwork(3, 2, 4, 1, rng=42),
         TypeError,
@@ -252,14 +246,6 @@ LAYER = [
         "{}",
     ),
     case(
-        "layer-dtype-int",
-        lambda: Layer(3, 2, dtype=np.int64),
-        (TypeError, ValueError),
-        "dtype",
-        "float",
-        "int64",
-    ),
-    case(
         "layer-forward-width",
         lambda: Layer(3, 2).forward(np.ones((4, 2), np.float32)),
         ValueError,
@@ -275,15 +261,14 @@ LAYER = [
         "layer-forward-list",
         lambda: Layer(3, 2).forward([[1.0, 2.0, 3.0]]),
         TypeError,
-        "x must be a NumPy array",
+        "x must be a NumPy array of shape (batch, 3)",
         "list",
     ),
     case(
         "layer-backward-before-forward",
         lambda: Layer(3, 2).backward(np.ones((1, 2), np.float32)),
         RuntimeError,
-        "forward",
-        "before",
+        "call forward() before backward()",
     ),
     case(
         "layer-backward-shape",
@@ -312,7 +297,7 @@ PREDICT = [
         lambda: regressor().predict(np.ones(3)),
         ValueError,
         "X must be 2-D, got shape (3,)",
-        "reshape",
+        "reshape(-1, 1)",
     ),
     case(
         "predict-list",
@@ -522,23 +507,10 @@ TRAIN_DATA = [
 
 TRAIN_HYPERPARAMETERS = [
     case(
-        "epochs=0",
-        lambda: fit(epochs=0),
-        ValueError,
-        "epochs must be an integer >= 1, got 0",
-    ),
-    case(
         "epochs<0",
         lambda: fit(epochs=-3),
         ValueError,
         "epochs must be an integer >= 1, got -3",
-    ),
-    case(
-        "epochs-float",
-        lambda: fit(epochs=2.0),
-        TypeError,
-        "epochs must be an integer >= 1",
-        "got 2.0 of type float",
     ),
     case(
         "epochs-bool",
@@ -555,12 +527,6 @@ TRAIN_HYPERPARAMETERS = [
         "got '2' of type str",
     ),
     case(
-        "batch_size=0",
-        lambda: fit(batch_size=0),
-        ValueError,
-        "batch_size must be an integer >= 1, got 0",
-    ),
-    case(
         "batch_size-float",
         lambda: fit(batch_size=8.5),
         TypeError,
@@ -575,37 +541,6 @@ TRAIN_HYPERPARAMETERS = [
         "got False of type bool",
     ),
     case(
-        "learning_rate=0",
-        lambda: fit(learning_rate=0),
-        ValueError,
-        "learning_rate must be a finite number > 0, got 0",
-    ),
-    case(
-        "learning_rate<0",
-        lambda: fit(learning_rate=-0.1),
-        ValueError,
-        "learning_rate must be a finite number > 0, got -0.1",
-    ),
-    case(
-        "learning_rate-nan",
-        lambda: fit(learning_rate=float("nan")),
-        ValueError,
-        "learning_rate must be a finite number > 0, got nan",
-    ),
-    case(
-        "learning_rate-inf",
-        lambda: fit(learning_rate=np.inf),
-        ValueError,
-        "learning_rate must be a finite number > 0, got inf",
-    ),
-    case(
-        "learning_rate-str",
-        lambda: fit(learning_rate="0.1"),
-        TypeError,
-        "learning_rate must be a finite number > 0",
-        "got '0.1' of type str",
-    ),
-    case(
         "learning_rate-bool",
         lambda: fit(learning_rate=True),
         TypeError,
@@ -618,12 +553,6 @@ TRAIN_HYPERPARAMETERS = [
         TypeError,
         "learning_rate must be a finite number > 0",
         "of type complex",
-    ),
-    case(
-        "train-seed-and-rng",
-        lambda: fit(seed=1, rng=np.random.default_rng(1)),
-        ValueError,
-        "pass either rng= or seed=, not both",
     ),
     case(
         "train-rng-RandomState",
@@ -718,7 +647,7 @@ ACCURACY = [
         "accuracy-labels-out-of-range",
         lambda: accuracy(classifier(), X, np.full(10, 5)),
         ValueError,
-        "y_true",
+        "y_true must hold integer labels 0..1",
         "0..1",
         "5",
     ),
@@ -901,22 +830,11 @@ OTHERS = [
         "k must be an integer >= 1, got 0",
     ),
     case(
-        "SGD-learning_rate=0",
-        lambda: SGD(classifier().parameters(), 0),
-        ValueError,
-        "learning_rate must be a finite number > 0, got 0",
-    ),
-    case(
-        "SGD-learning_rate-nan",
-        lambda: SGD(classifier().parameters(), np.nan),
-        ValueError,
-        "learning_rate must be a finite number > 0, got nan",
-    ),
-    case(
         "numerical_gradient-int",
         lambda: numerical_gradient(np.sum, np.arange(3)),
         TypeError,
         "x must be a floating-point ndarray",
+        str(np.arange(3).dtype),
     ),
     case(
         "numerical_gradient-list",
@@ -966,56 +884,6 @@ def mnist_cases():
         return tmp
 
     return [
-        case(
-            "data_dir-int",
-            lambda tmp: load(data_dir=3),
-            TypeError,
-            "data_dir must be a folder path (str or pathlib.Path) or None, got int",
-        ),
-        case(
-            "data_dir-is-a-file",
-            lambda tmp: load(data_dir=with_file(tmp, "x.txt", b"") / "x.txt"),
-            NotADirectoryError,
-            "data_dir must be a folder",
-            "x.txt is a file",
-        ),
-        case(
-            "download-str",
-            lambda tmp: load(data_dir=tmp, download="yes"),
-            TypeError,
-            "download must be True or False, got 'yes'",
-        ),
-        case(
-            "fallback-int",
-            lambda tmp: load(data_dir=tmp, fallback=1),
-            TypeError,
-            "fallback must be True or False, got 1",
-        ),
-        case(
-            "return_source-None",
-            lambda tmp: load(data_dir=tmp, return_source=None),
-            TypeError,
-            "return_source must be True or False, got None",
-        ),
-        case(
-            "timeout=0",
-            lambda tmp: load(data_dir=tmp, timeout=0),
-            ValueError,
-            "timeout must be a finite number > 0, got 0",
-        ),
-        case(
-            "timeout-nan",
-            lambda tmp: load(data_dir=tmp, timeout=float("nan")),
-            ValueError,
-            "timeout must be a finite number > 0, got nan",
-        ),
-        case(
-            "timeout-str",
-            lambda tmp: load(data_dir=tmp, timeout="5"),
-            TypeError,
-            "timeout must be a finite number > 0",
-            "got '5' of type str",
-        ),
         case(
             "cache-not-npz",
             lambda tmp: load(data_dir=with_file(tmp, "mnist_784.npz", b"junk")),

@@ -392,8 +392,9 @@ def test_a_module_of_patches_only_is_still_imported(tmp_path):
             "01_a": ["#| default_exp core", "#| export\nclass Box:\n    pass"],
             "02_b": [
                 "#| default_exp extra",
-                "#| export\nfrom nnscratch.core import Box\nfrom nnscratch.patch import "
-                "patch\n\n\n@patch(Box)\ndef size(self):\n    return 1",
+                "#| export\nfrom nnscratch.core import Box\n"
+                "from nnscratch.patch import patch\n\n\n"
+                "@patch(Box)\ndef size(self):\n    return 1",
             ],
         },
     )

@@ -4,7 +4,6 @@ read_exactly, read_npz."""
 
 import io
 import os
-import signal
 import socket
 import stat
 import struct
@@ -160,23 +159,6 @@ def test_bad_arguments(tmp_path, monkeypatch, path, write, message):
 fifo_only = pytest.mark.skipif(
     not hasattr(os, "mkfifo"), reason="named pipes are POSIX"
 )
-
-
-@pytest.fixture
-def no_hang():
-    """Fail instead of blocking forever if the test takes over 10 seconds (POSIX)."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def timeout(signum, frame):
-        raise TimeoutError("the call blocked")
-
-    old = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
 
 
 def peak_memory(call):

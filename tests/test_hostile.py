@@ -154,20 +154,6 @@ GRADCHECK = [
         "f must be a function",
     ),
     case(
-        "numerical_gradient-x-list",
-        lambda: numerical_gradient(np.sum, [1.0, 2.0]),
-        TypeError,
-        "x must be a floating-point ndarray",
-        "list",
-    ),
-    case(
-        "numerical_gradient-x-int",
-        lambda: numerical_gradient(np.sum, np.ones(3, int)),
-        TypeError,
-        "x must be a floating-point ndarray",
-        "int64",
-    ),
-    case(
         "numerical_gradient-eps-0",
         lambda: numerical_gradient(np.sum, np.ones(3), 0),
         ValueError,
@@ -196,13 +182,6 @@ GRADCHECK = [
 ]
 
 LAYERS = [
-    case(
-        "init_std-unknown",
-        lambda: init_std("glorot", 3, 2),
-        ValueError,
-        "init must be one of",
-        "'glorot'",
-    ),
     case(
         "init_std-n_in-0",
         lambda: init_std("he", 0, 2),
@@ -236,49 +215,10 @@ LAYERS = [
         "np.float32",
     ),
     case(
-        "Layer-dtype-int",
-        lambda: Layer(3, 2, dtype=np.int32),
-        TypeError,
-        "dtype must be a floating-point type",
-        "int32",
-    ),
-    case(
-        "Layer-dtype-nonsense",
-        lambda: Layer(3, 2, dtype="banana"),
-        TypeError,
-        "dtype must be a floating-point type",
-        "'banana'",
-    ),
-    case(
-        "Layer-init",
-        lambda: Layer(3, 2, init="glorot"),
-        ValueError,
-        "init must be one of",
-    ),
-    case(
         "Layer-rng-int",
         lambda: Layer(3, 2, rng=3),
         TypeError,
         "rng must be a np.random.Generator",
-    ),
-    case(
-        "Layer-forward-list",
-        lambda: Layer(3, 2, seed=0).forward([[1.0, 2.0, 3.0]]),
-        TypeError,
-        "x must be a NumPy array of shape (batch, 3)",
-        "list",
-    ),
-    case(
-        "Layer-forward-columns",
-        lambda: Layer(3, 2, seed=0).forward(np.ones((4, 2))),
-        ValueError,
-        "x must have shape (batch, 3), got (4, 2)",
-    ),
-    case(
-        "Layer-backward-before-forward",
-        lambda: Layer(3, 2, seed=0).backward(np.ones((2, 2))),
-        RuntimeError,
-        "call forward() before backward()",
     ),
     case(
         "Dropout-rate-1",
@@ -286,58 +226,9 @@ LAYERS = [
         ValueError,
         "rate must be a number in [0, 1)",
     ),
-    case(
-        "Dropout-rate-str", lambda: Dropout("0.5"), TypeError, "rate must be a number"
-    ),
-    case(
-        "Dropout-forward-list",
-        lambda: Dropout(0.5, seed=0).forward([1.0]),
-        TypeError,
-        "x must be a NumPy array",
-        "list",
-    ),
 ]
 
 VALIDATION = [
-    case(
-        "make_rng-both",
-        lambda: make_rng(np.random.default_rng(0), 0),
-        ValueError,
-        "pass either rng= or seed=, not both",
-    ),
-    case(
-        "make_rng-seed-str",
-        lambda: make_rng(seed="a"),
-        TypeError,
-        "seed must be a non-negative integer or None",
-        "'a'",
-    ),
-    case(
-        "make_rng-seed-negative",
-        lambda: make_rng(seed=-3),
-        ValueError,
-        "seed must be a non-negative integer or None, got -3",
-    ),
-    case(
-        "check_int-None",
-        lambda: check_int(None, "epochs", 1),
-        TypeError,
-        "epochs must be an integer >= 1",
-        "NoneType",
-    ),
-    case(
-        "check_int-bool",
-        lambda: check_int(True, "epochs", 1),
-        TypeError,
-        "epochs",
-        "bool",
-    ),
-    case(
-        "check_positive_float-inf",
-        lambda: check_positive_float(np.inf, "learning_rate"),
-        ValueError,
-        "learning_rate must be a finite number > 0, got inf",
-    ),
     case(
         "check_fraction-str",
         lambda: check_fraction("a", "momentum"),
@@ -363,38 +254,6 @@ VALIDATION = [
         TypeError,
         "a must be a NumPy array of numbers",
         "object",
-    ),
-    case(
-        "check_array-object",
-        lambda: check_array(np.array([None]), "X"),
-        TypeError,
-        "X must hold real numbers",
-        "object",
-    ),
-    case(
-        "check_array-inf",
-        lambda: check_array(np.array([[np.inf]]), "X"),
-        ValueError,
-        "X holds 1 NaN or inf value(s)",
-    ),
-    case(
-        "check_array-empty",
-        lambda: check_array(np.ones((0, 3)), "X"),
-        ValueError,
-        "X is empty",
-    ),
-    case(
-        "check_labels-negative",
-        lambda: check_labels(np.array([-1, 0]), "y", 3),
-        ValueError,
-        "y must hold integer labels 0..2",
-        "from -1 to 0",
-    ),
-    case(
-        "check_labels-num_classes-0",
-        lambda: check_labels(np.array([0]), "y", 0),
-        ValueError,
-        "num_classes must be an integer >= 1, got 0",
     ),
 ]
 
@@ -542,26 +401,6 @@ LOSSES = [
         ValueError,
         "y_true must hold 0/1 labels or probabilities in [0, 1]",
     ),
-    case(
-        "one_hot-float",
-        lambda: one_hot(np.array([0.0, 1.0]), 2),
-        ValueError,
-        "y must hold integer labels 0..1",
-        "float64",
-    ),
-    case(
-        "one_hot-out-of-range",
-        lambda: one_hot(np.array([0, 3]), 3),
-        ValueError,
-        "y must hold integer labels 0..2",
-        "from 0 to 3",
-    ),
-    case(
-        "one_hot-num_classes-0",
-        lambda: one_hot(np.array([0]), 0),
-        ValueError,
-        "num_classes must be an integer >= 1, got 0",
-    ),
 ]
 
 NETWORK = [
@@ -605,56 +444,10 @@ NETWORK = [
         "np.float32",
     ),
     case(
-        "NeuralNetwork-dropout-1",
-        lambda: NeuralNetwork(3, 2, 4, 1, dropout=1.0),
-        ValueError,
-        "dropout must be a number in [0, 1)",
-    ),
-    case(
         "NeuralNetwork-head-str",
         lambda: NeuralNetwork(3, 2, 4, 1, head_activation="softmax"),
         TypeError,
         "head_activation must be a class or instance",
-    ),
-    case(
-        "predict-list",
-        lambda: clf().predict([[1.0, 2.0, 3.0]]),
-        TypeError,
-        "X must be a NumPy array",
-        "np.asarray",
-    ),
-    case(
-        "predict-1d",
-        lambda: clf().predict(np.ones(3)),
-        ValueError,
-        "X must be 2-D",
-        "reshape(-1, 1)",
-    ),
-    case(
-        "predict-columns",
-        lambda: clf().predict(np.ones((2, 4))),
-        ValueError,
-        "X must have 3 columns, got shape (2, 4)",
-    ),
-    case(
-        "predict-overflows-float32",
-        lambda: clf().predict(np.array([[1e300, 0.0, 0.0]])),
-        ValueError,
-        "X holds values beyond",
-        "float32",
-        "scale the data first",
-    ),
-    case(
-        "predict-nan",
-        lambda: clf().predict(np.array([[np.nan, 0.0, 0.0]])),
-        ValueError,
-        "X holds 1 NaN or inf value(s)",
-    ),
-    case(
-        "predict-batch_size-0",
-        lambda: clf().predict(X, batch_size=0),
-        ValueError,
-        "batch_size must be an integer >= 1, got 0",
     ),
 ]
 
@@ -702,19 +495,6 @@ OPTIMIZERS = [
         lambda: Adam([(np.ones(2), np.ones(3))]),
         ValueError,
         "parameters[0]: the gradient has shape (3,), the parameter (2,)",
-    ),
-    case(
-        "SGD-learning_rate-0",
-        lambda: SGD(clf().parameters(), 0),
-        ValueError,
-        "learning_rate must be a finite number > 0, got 0",
-    ),
-    case(
-        "SGD-learning_rate-str",
-        lambda: SGD(clf().parameters(), "0.1"),
-        TypeError,
-        "learning_rate must be a finite number > 0",
-        "str",
     ),
     case(
         "SGD-decay-flips-sign",
@@ -922,28 +702,10 @@ TRAIN_FIT = [
         "loss_fn must have loss()",
     ),
     case(
-        "train-both-rates",
-        lambda: fit(optimizer=SGD(clf().parameters(), 0.1)),
-        ValueError,
-        "pass learning_rate or optimizer, not both",
-    ),
-    case(
         "train-patience-without-test",
         lambda: fit(patience=2),
         ValueError,
         "patience needs X_test and y_test",
-    ),
-    case(
-        "train-labels-not-one-hot",
-        lambda: fit(y_train=LABELS),
-        ValueError,
-        "one_hot(y_train, 2)",
-    ),
-    case(
-        "train-epochs-0",
-        lambda: fit(epochs=0),
-        ValueError,
-        "epochs must be an integer >= 1, got 0",
     ),
     case(
         "train-X-overflows-float32",
@@ -974,44 +736,6 @@ METRICS = [
         "model must have a predict() method",
     ),
     case(
-        "accuracy-y-list",
-        lambda: accuracy(clf(), X, [0] * 12),
-        TypeError,
-        "y_true must be a NumPy array",
-    ),
-    case(
-        "accuracy-rows",
-        lambda: accuracy(clf(), X, Y[:5]),
-        ValueError,
-        "y_true must have 12 rows",
-    ),
-    case(
-        "accuracy-labels-out-of-range",
-        lambda: accuracy(clf(), X, LABELS + 1),
-        ValueError,
-        "y_true must hold integer labels 0..1",
-    ),
-    case(
-        "confusion_matrix-list",
-        lambda: confusion_matrix([0, 1], np.array([1, 1]), 2),
-        ValueError,
-        "y_true must hold integer labels 0..1",
-        "list",
-    ),
-    case(
-        "confusion_matrix-lengths",
-        lambda: confusion_matrix(np.array([0, 1]), np.array([1]), 2),
-        ValueError,
-        "y_true and y_pred must have the same length",
-    ),
-    case(
-        "confusion_matrix-floats",
-        lambda: confusion_matrix(np.array([0.0]), np.array([0]), 2),
-        ValueError,
-        "y_true must hold integer labels",
-        "float64",
-    ),
-    case(
         "most_confused-list",
         lambda: most_confused([[0, 1], [1, 0]]),
         TypeError,
@@ -1029,12 +753,6 @@ METRICS = [
         lambda: most_confused(np.array([[0, -1], [1, 0]])),
         ValueError,
         "cm must hold counts (>= 0)",
-    ),
-    case(
-        "most_confused-k-0",
-        lambda: most_confused(np.eye(2, dtype=int), 0),
-        ValueError,
-        "k must be an integer >= 1, got 0",
     ),
 ]
 

@@ -9,7 +9,6 @@ when nothing is injected.
 import gzip
 import hashlib
 import os
-import signal
 import struct
 import tracemalloc
 import zlib
@@ -37,16 +36,6 @@ def write_idx(path, array):
 def file_entry(path):
     raw = path.read_bytes()
     return len(raw), hashlib.md5(raw).hexdigest()
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to download fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("load_mnist tried to download")
-
-    monkeypatch.setattr(data, "_fetch_openml", refuse)
 
 
 @pytest.fixture
@@ -266,23 +255,6 @@ def test_read_idx_checks_kind(tmp_path, kind):
 # Issue 15: read_idx checks the header before it unpacks the rest, and unpacks no more
 # than the header announces (at most max_rows rows), so a small .gz that unpacks to
 # gigabytes costs nothing.
-@pytest.fixture
-def no_hang():
-    """Fail instead of blocking forever if the test takes over 10 seconds (POSIX)."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def timeout(signum, frame):
-        raise TimeoutError("read_idx blocked")
-
-    old = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
-
-
 def gzip_bomb(path, header, n_zeros):
     """A .gz file: `header`, then n_zeros zero bytes, compressed in chunks (never whole
     in memory)."""

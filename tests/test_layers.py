@@ -198,15 +198,28 @@ def test_default_init_is_lecun_and_bit_identical_to_the_recipe():
 
 @pytest.mark.parametrize("bad", ["glorot", "He", None, 2])
 def test_unknown_init_is_refused_listing_the_choices(bad):
-    with pytest.raises(ValueError, match="init must be one of 'lecun', 'xavier', 'he'"):
+    message = f"init must be one of 'lecun', 'xavier', 'he', got {bad!r}$"
+    with pytest.raises(ValueError, match=message):
         Layer(3, 2, init=bad)
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match=message):
         init_std(bad, 3, 2)
 
 
-@pytest.mark.parametrize("dtype", [np.int32, bool, "int64"])
-def test_non_float_dtype_is_refused(dtype):
-    with pytest.raises(TypeError, match="dtype must be a floating-point type"):
+@pytest.mark.parametrize(
+    "dtype, got",
+    [
+        (np.int32, "int32"),
+        (np.int64, "int64"),
+        (bool, "bool"),
+        ("int64", "int64"),
+        ("banana", "'banana'"),
+    ],
+)
+def test_non_float_dtype_is_refused(dtype, got):
+    with pytest.raises(
+        TypeError,
+        match=rf"^dtype must be a floating-point type such as np\.float32, got {got}$",
+    ):
         Layer(3, 2, dtype=dtype)
 
 

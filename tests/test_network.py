@@ -180,19 +180,6 @@ def test_shared_activation_instance_does_not_corrupt_gradients():
         assert relative_error(backprop, numerical) < 1e-6
 
 
-def test_same_seed_same_weights_and_rng_is_accepted():
-    a = NeuralNetwork(3, 2, 4, 2, seed=7)
-    b = NeuralNetwork(3, 2, 4, 2, rng=np.random.default_rng(7))
-    c = NeuralNetwork(3, 2, 4, 2, seed=8)
-    for (pa, _), (pb, _), (pc, _) in zip(
-        a.parameters(), b.parameters(), c.parameters()
-    ):
-        assert np.array_equal(pa, pb)
-    assert not np.array_equal(a.layers[0].weights, c.layers[0].weights)
-    with pytest.raises(ValueError, match="either rng= or seed="):
-        NeuralNetwork(3, 2, 4, 2, seed=1, rng=np.random.default_rng(1))
-
-
 def test_dtype_is_float32_by_default_and_float64_on_request():
     assert all(
         p.dtype == np.float32 for p, _ in NeuralNetwork(2, 2, 3, 1, seed=0).parameters()
@@ -229,55 +216,11 @@ def test_backward_changes_no_parameter():
     assert all(np.array_equal(b, p) for b, (p, _) in zip(before, net.parameters()))
 
 
-def test_predict_converts_dtype_and_checks_input():
+def test_predict_converts_dtype():
     net = NeuralNetwork(2, 3, 4, 1, head_activation=Softmax, seed=0)
     X = np.random.default_rng(5).normal(size=(6, 2))
     out = net.predict(X)
     assert out.dtype == np.float32 and out.shape == (6, 3) and X.dtype == np.float64
-    with pytest.raises(ValueError, match=r"X must be 2-D.*reshape"):
-        net.predict(np.zeros(2))
-    with pytest.raises(ValueError, match="X must have 2 columns"):
-        net.predict(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="NaN or inf"):
-        net.predict(np.array([[0.0, np.nan]]))
-    with pytest.raises(TypeError, match="NumPy array"):
-        net.predict([[0.0, 1.0]])
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, text",
-    [
-        (dict(input_size=0), ValueError, "input_size must be an integer >= 1, got 0"),
-        (dict(output_size=-2), ValueError, "output_size must be an integer >= 1"),
-        (
-            dict(hidden_layer_size=2.0),
-            TypeError,
-            "hidden_layer_size must be an integer",
-        ),
-        (
-            dict(num_hidden_layers=-1),
-            ValueError,
-            "num_hidden_layers must be an integer >= 0, got -1",
-        ),
-        (
-            dict(num_hidden_layers=True),
-            TypeError,
-            "num_hidden_layers must be an integer",
-        ),
-    ],
-)
-def test_bad_sizes_are_refused_with_the_argument_named(kwargs, error, text):
-    args = (
-        dict(input_size=2, output_size=2, hidden_layer_size=4, num_hidden_layers=1)
-        | kwargs
-    )
-    with pytest.raises(error, match=text):
-        NeuralNetwork(**args)
-
-
-def test_bad_activation_is_refused():
-    with pytest.raises(TypeError, match="activation must be"):
-        NeuralNetwork(2, 2, 4, 1, hidden_activation="relu")
 
 
 # --- layer_sizes, init= and dropout= --------------------------------------------------
@@ -353,7 +296,7 @@ def test_dropout_layers_follow_each_hidden_activation_only():
     ],
 )
 def test_bad_dropout_is_refused(dropout, error):
-    with pytest.raises(error, match="dropout must be"):
+    with pytest.raises(error, match=r"dropout must be a number in \[0, 1\), got "):
         NeuralNetwork(3, 2, 5, 2, dropout=dropout)
 
 
@@ -375,62 +318,6 @@ def test_forward_drops_units_only_in_training_mode():
     dropped = net.forward(X)
     assert not np.allclose(dropped, clean)
     assert all(d.mask is not None and (d.mask == 0).any() for d in dropouts(net))
-
-
-def test_predict_never_drops_units_and_restores_the_mode():
-    net = NeuralNetwork(3, 2, 50, 2, head_activation=Softmax, dropout=0.5, seed=0)
-    X = np.random.default_rng(1).normal(size=(8, 3))
-    expected = net.predict(X)
-    net.training = True
-    assert (
-        np.array_equal(net.predict(X), expected)
-        and net.predict(X).tobytes() == expected.tobytes()
-    )
-    assert net.training is True
-    net.training = False
-    assert np.array_equal(net.forward(X.astype(np.float32)), expected)
-
-
-def test_gradient_check_in_training_mode_with_a_fixed_dropout_mask():
-    """With every Dropout's generator reset before each forward pass, the masks are the
-    same in every loss evaluation, so backprop (which goes back through the masks) must
-    match central differences."""
-    rng = np.random.default_rng(2)
-    net = NeuralNetwork(
-        3,
-        4,
-        6,
-        2,
-        head_activation=Softmax,
-        hidden_activation=Tanh,
-        dropout=0.4,
-        seed=0,
-        dtype=np.float64,
-    )
-    for layer in dense(net):
-        layer.bias[:] = rng.normal(scale=0.5, size=layer.bias.shape)
-    X, Y = rng.normal(size=(7, 3)), one_hot(rng.integers(0, 4, size=7), 4)
-    net.training = True
-
-    def forward():
-        for i, dropout in enumerate(dropouts(net)):
-            dropout.rng = np.random.default_rng(100 + i)
-        return net.forward(X)
-
-    net.backward(CrossEntropyLoss.logits_grad(forward(), Y), grad_is_logits=True)
-    assert all((d.mask == 0).any() for d in dropouts(net)), (
-        "the masks must actually drop something"
-    )
-    backprop = [g.copy() for _, g in net.parameters()]
-    for (param, _), grad in zip(net.parameters(), backprop):
-        numeric = numerical_gradient(
-            lambda _: CrossEntropyLoss.loss(forward(), Y), param
-        )
-        assert relative_error(grad, numeric) < 1e-6
-    # the gradient without dropout differs: the masks really entered the check
-    net.training = False
-    net.backward(CrossEntropyLoss.logits_grad(net.forward(X), Y), grad_is_logits=True)
-    assert relative_error(dense(net)[0].grad_weights, backprop[0]) > 1e-3
 
 
 # --- Sequential: any list of layers ---------------------------------------------------
@@ -498,14 +385,15 @@ def test_predict_in_batches_equals_one_forward_pass_and_keeps_the_dtype():
         assert out.dtype == np.float32 and np.allclose(out, whole, rtol=1e-5, atol=1e-6)
     assert np.array_equal(net.predict(X, batch_size=1001), whole)
     assert np.array_equal(net.predict(X), net.predict(X))
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         net.predict(X, batch_size=0)
 
 
 def test_predict_refuses_float64_values_the_network_dtype_cannot_hold():
     net = NeuralNetwork(2, 1, 4, 1, seed=0)
-    with pytest.raises(ValueError, match="X holds values beyond"):
+    with pytest.raises(ValueError, match="X holds values beyond") as err:
         net.predict(np.array([[1e300, 0.0]]))
+    assert "float32" in str(err.value) and "scale the data first" in str(err.value)
     net64 = NeuralNetwork(2, 1, 4, 1, seed=0, dtype=np.float64)
     assert net64.predict(np.array([[1e300, 0.0]])).shape == (
         1,

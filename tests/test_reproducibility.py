@@ -74,6 +74,8 @@ def test_rng_is_equivalent_to_seed():
         model_rng=np.random.default_rng(1), train_rng=np.random.default_rng(2)
     )
     assert seeded[0] == generated[0] and same_arrays(seeded[1], generated[1])
+    with pytest.raises(ValueError, match="pass either rng= or seed=, not both"):
+        run(train_seed=1, train_rng=np.random.default_rng(1))
 
 
 def test_initial_weights_depend_only_on_the_seed():
@@ -82,6 +84,8 @@ def test_initial_weights_depend_only_on_the_seed():
     assert same_arrays([p for p, _ in a.parameters()], [p for p, _ in b.parameters()])
     layer_a, layer_b = Layer(3, 2, seed=5), Layer(3, 2, rng=np.random.default_rng(5))
     assert layer_a.weights.tobytes() == layer_b.weights.tobytes()
+    with pytest.raises(ValueError, match="pass either rng= or seed=, not both"):
+        NeuralNetwork(4, 3, 8, 2, seed=1, rng=np.random.default_rng(1))
 
 
 @pytest.mark.parametrize("change", ["model", "train"])

@@ -120,87 +120,6 @@ def test_eval_losses_with_test_data():
     )
 
 
-def test_same_seed_is_bit_identical_and_a_different_seed_is_not():
-    X, Y, _ = blobs()
-    runs = []
-    for train_seed in (5, 5, 6):
-        model = classifier(
-            seed=0
-        )  # same initial weights every time: only the shuffling differs
-        losses, _ = train(
-            model,
-            X,
-            Y,
-            CrossEntropyLoss,
-            epochs=5,
-            batch_size=16,
-            learning_rate=0.1,
-            bar=False,
-            seed=train_seed,
-        )
-        runs.append((losses, weights(model)))
-    (losses_a, weights_a), (losses_b, weights_b), (losses_c, weights_c) = runs
-    assert losses_a == losses_b
-    assert all(np.array_equal(a, b) for a, b in zip(weights_a, weights_b))
-    assert losses_a != losses_c
-    assert not all(np.array_equal(a, c) for a, c in zip(weights_a, weights_c))
-
-
-def test_rng_argument_is_equivalent_to_seed():
-    X, Y, _ = blobs()
-    a, b = classifier(), classifier()
-    losses_a, _ = train(a, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, seed=9)
-    losses_b, _ = train(
-        b, X, Y, CrossEntropyLoss, 3, 16, 0.1, bar=False, rng=np.random.default_rng(9)
-    )
-    assert losses_a == losses_b
-    with pytest.raises(ValueError, match="either rng= or seed="):
-        train(
-            a,
-            X,
-            Y,
-            CrossEntropyLoss,
-            1,
-            16,
-            0.1,
-            bar=False,
-            seed=1,
-            rng=np.random.default_rng(1),
-        )
-
-
-def test_global_random_state_is_untouched():
-    X, Y, _ = blobs()
-    before = np.random.get_state()
-    train(
-        classifier(),
-        X,
-        Y,
-        CrossEntropyLoss,
-        epochs=3,
-        batch_size=16,
-        learning_rate=0.1,
-        bar=False,
-        seed=0,
-    )
-    train(
-        classifier(),
-        X,
-        Y,
-        CrossEntropyLoss,
-        epochs=3,
-        batch_size=16,
-        learning_rate=0.1,
-        bar=False,
-    )
-    after = np.random.get_state()
-    assert (
-        before[0] == after[0]
-        and np.array_equal(before[1], after[1])
-        and before[2:] == after[2:]
-    )
-
-
 def test_divergence_raises_floating_point_error_naming_the_epoch():
     X = np.linspace(-2, 2, 64).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 16, 2, seed=0)
@@ -225,7 +144,11 @@ def test_divergence_raises_floating_point_error_naming_the_epoch():
     "kwargs, error, text",
     [
         (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
-        (dict(epochs=2.5), TypeError, "epochs must be an integer >= 1"),
+        (
+            dict(epochs=2.5),
+            TypeError,
+            "epochs must be an integer >= 1, got 2.5 of type float",
+        ),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
         (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1"),
         (
@@ -251,7 +174,7 @@ def test_divergence_raises_floating_point_error_naming_the_epoch():
         (
             dict(learning_rate="0.1"),
             TypeError,
-            "learning_rate must be a finite number > 0",
+            "learning_rate must be a finite number > 0, got '0.1' of type str",
         ),
     ],
 )
@@ -265,19 +188,6 @@ def test_bad_hyperparameters_are_refused_with_the_argument_named(kwargs, error, 
     assert all(np.array_equal(a, b) for a, b in zip(before, weights(model))), (
         "a refused call changed the model"
     )
-
-
-def test_bad_data_is_refused_with_a_hint():
-    X, Y, labels = blobs()
-    model = classifier()
-    with pytest.raises(ValueError, match=r"one_hot\(y_train, 3\)"):
-        train(model, X, labels, CrossEntropyLoss, 1, 16, 0.1, bar=False)
-    with pytest.raises(ValueError, match="X_train must have 2 columns"):
-        train(model, np.hstack([X, X]), Y, CrossEntropyLoss, 1, 16, 0.1, bar=False)
-    with pytest.raises(ValueError, match="y_train must have 120 rows"):
-        train(model, X, Y[:100], CrossEntropyLoss, 1, 16, 0.1, bar=False)
-    with pytest.raises(ValueError, match="pass both X_test and y_test, or neither"):
-        train(model, X, Y, CrossEntropyLoss, 1, 16, 0.1, X_test=X, bar=False)
 
 
 def test_batch_larger_than_the_data_and_uneven_last_batch():
@@ -374,17 +284,20 @@ def test_sgd_sees_gradients_written_after_it_was_created():
 
 
 @pytest.mark.parametrize(
-    "learning_rate, error",
+    "learning_rate, error, got",
     [
-        (0, ValueError),
-        (-1.0, ValueError),
-        (float("nan"), ValueError),
-        (None, TypeError),
-        (True, TypeError),
+        (0, ValueError, "got 0"),
+        (-1.0, ValueError, "got -1.0"),
+        (float("nan"), ValueError, "got nan"),
+        (None, TypeError, "got None of type NoneType"),
+        (True, TypeError, "got True of type bool"),
+        ("0.1", TypeError, "got '0.1' of type str"),
     ],
 )
-def test_sgd_refuses_bad_learning_rates(learning_rate, error):
-    with pytest.raises(error, match="learning_rate must be a finite number > 0"):
+def test_sgd_refuses_bad_learning_rates(learning_rate, error, got):
+    with pytest.raises(
+        error, match=f"learning_rate must be a finite number > 0, {got}"
+    ):
         SGD([], learning_rate)
 
 
@@ -620,7 +533,7 @@ def test_model_is_in_training_mode_only_during_the_fit():
     assert modes == [True, True] and model.training is False
 
 
-@pytest.mark.parametrize("failure", ["callback", "divergence"])
+@pytest.mark.parametrize("failure", ["callback", "loss", "divergence"])
 def test_training_mode_is_switched_off_when_training_fails(failure):
     X = np.linspace(-2, 2, 64).reshape(-1, 1)
     model = NeuralNetwork(1, 1, 16, 2, seed=0)
@@ -642,6 +555,18 @@ def test_training_mode_is_switched_off_when_training_fails(failure):
                 seed=0,
                 on_epoch=explode,
             )
+    elif failure == "loss":
+
+        class BrokenLoss:  # fails inside a batch, mid-epoch
+            loss = staticmethod(MeanSquaredErrorLoss.loss)
+
+            @staticmethod
+            def grad(y_pred, y_true):
+                assert model.training is True
+                raise ZeroDivisionError("broken loss")
+
+        with pytest.raises(ZeroDivisionError, match="broken loss"):
+            train(model, X, 3 * X, BrokenLoss, 3, 16, 0.01, bar=False, seed=0)
     else:
         with np.errstate(all="ignore"), pytest.raises(FloatingPointError):
             train(model, X, 3 * X, MeanSquaredErrorLoss, 3, 16, 1e3, bar=False, seed=0)

@@ -28,7 +28,8 @@ def test_check_int_accepts_integers(value):
 @pytest.mark.parametrize("value", [2.0, 2.5, "3", None, True, np.float64(2.0)])
 def test_check_int_refuses_non_integers(value):
     with pytest.raises(
-        TypeError, match=r"epochs must be an integer >= 1, got .* of type"
+        TypeError,
+        match=rf"epochs must be an integer >= 1, got .* of type {type(value).__name__}",
     ):
         check_int(value, "epochs", 1)
 
@@ -59,7 +60,7 @@ def test_check_positive_float_refuses_non_numbers(value):
 @pytest.mark.parametrize("value", [0, -0.1, float("nan"), float("inf")])
 def test_check_positive_float_refuses_bad_numbers(value):
     with pytest.raises(
-        ValueError, match=r"learning_rate must be a finite number > 0, got"
+        ValueError, match=rf"learning_rate must be a finite number > 0, got {value}$"
     ):
         check_positive_float(value, "learning_rate")
 
@@ -86,7 +87,9 @@ def test_check_array_refuses_lists_without_converting():
     "bad", [np.array(["a", "b"]), np.array([1, None], dtype=object), np.array([1j])]
 )
 def test_check_array_refuses_non_real_dtypes(bad):
-    with pytest.raises(TypeError, match=r"X must hold real numbers, got dtype"):
+    with pytest.raises(
+        TypeError, match=rf"X must hold real numbers, got dtype {bad.dtype}"
+    ):
         check_array(bad, "X")
 
 
@@ -173,7 +176,9 @@ def test_check_labels_names_the_argument_and_the_range():
     "num_classes, error", [(0, ValueError), (2.0, TypeError), (True, TypeError)]
 )
 def test_check_labels_checks_num_classes(num_classes, error):
-    with pytest.raises(error, match=r"num_classes must be an integer >= 1"):
+    with pytest.raises(
+        error, match=rf"num_classes must be an integer >= 1, got {num_classes!r}"
+    ):
         check_labels(np.array([0]), "y", num_classes)
 
 
@@ -290,7 +295,11 @@ def test_make_rng_never_touches_the_global_state():
             r"seed must be a non-negative integer or None, got 1\.5 of type float",
         ),
         (True, TypeError, r"got True of type bool"),
-        ("3", TypeError, r"got '3' of type str"),
+        (
+            "3",
+            TypeError,
+            r"seed must be a non-negative integer or None, got '3' of type str",
+        ),
         (-1, ValueError, r"seed must be a non-negative integer or None, got -1$"),
     ],
 )

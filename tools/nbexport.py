@@ -314,7 +314,7 @@ def render_init(exported):
     imports = "".join(
         wrapped(f"from .{module} import ", list(exported[module]), "()", False) + "\n"
         if exported[module]
-        # no public name, only @patch methods: import it all the same, or they never apply
+        # no public name, only @patch methods: import it anyway, or they never apply
         else f"from . import {module}  # noqa: F401\n"
         for module in public
     )
