@@ -4,6 +4,7 @@ complete."""
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,13 @@ def test_part_one_runs_on_the_library_it_has_built_so_far(tmp_path):
         assert run.returncode == 0, (
             f"{path.name} needs code a later chapter defines:\n{run.stderr[-3000:]}"
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_doc_link_names_a_chapter(path):
+    """{doc}`NAME` links point at notebooks that exist (a renamed chapter breaks the
+    -W build)."""
+    text = path.read_text(encoding="utf-8")
+    names = {p.stem for p in NOTEBOOKS}
+    broken = sorted(set(re.findall(r"\{doc\}`([^`<]+)`", text)) - names)
+    assert broken == [], f"{path.name} links to missing chapters: {broken}"
