@@ -12,10 +12,12 @@ import io
 import math
 import time
 import numpy as np
-from nnscratch.activations import ACTIVATIONS, Softmax
+from nnscratch.activations import ACTIVATIONS, Softmax, Sigmoid
 from nnscratch.extras import require
 from nnscratch.layers import INIT_SCALES
-from nnscratch.losses import CrossEntropyLoss, MeanSquaredErrorLoss, one_hot
+from nnscratch.losses import (
+    CrossEntropyLoss, MeanSquaredErrorLoss, one_hot, BinaryCrossEntropyLoss,
+)
 from nnscratch.metrics import accuracy
 from nnscratch.network import NeuralNetwork
 from nnscratch.optim import SGD, Adam, Momentum
@@ -378,8 +380,11 @@ class ClassifierExplorer(_Explorer):
 def _build(self, hidden_layer_size, num_hidden_layers, activation, init, dropout,
            optimizer, learning_rate, rng):
     """The network and the optimizer the settings describe: (model, optimizer)."""
-    model = NeuralNetwork(self.X.shape[1], self.num_classes, hidden_layer_size,
-                          num_hidden_layers, head_activation=Softmax,
+    # two classes: one Sigmoid output (binary cross-entropy); more: a Softmax row
+    binary = self.num_classes == 2
+    outputs, head = (1, Sigmoid) if binary else (self.num_classes, Softmax)
+    model = NeuralNetwork(self.X.shape[1], outputs, hidden_layer_size,
+                          num_hidden_layers, head_activation=head,
                           hidden_activation=ACTIVATIONS[activation],
                           init=init, dropout=dropout, rng=rng)
     return model, OPTIMIZERS[optimizer][0](model.parameters(), learning_rate)
@@ -438,7 +443,16 @@ def _summary(self, result):
 del _summary   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 142
+# %% book/22_explorers.ipynb 143
+def _targets(labels, num_classes):
+    """Targets for the explorer's head: a 0/1 column for two classes, one-hot rows
+    otherwise."""
+    if num_classes == 2:
+        return labels.reshape(-1, 1).astype(np.float64)
+    return one_hot(labels, num_classes)
+
+
+# %% book/22_explorers.ipynb 145
 @patch(ClassifierExplorer)
 def _run(self, epochs, train_size, **settings):
     """Train on the first `train_size` training rows; validation accuracy, losses and
@@ -446,11 +460,16 @@ def _run(self, epochs, train_size, **settings):
     rows = self.train_rows[:check_int(train_size, "train_size", 1)]
     rng = np.random.default_rng(self.seed)
     self.model, self.optimizer = self._build(rng=rng, **settings)
+    loss_fn = BinaryCrossEntropyLoss if self.num_classes == 2 else CrossEntropyLoss
     train_losses, val_losses = self._train(
-        self.model, self.X[rows], one_hot(self.y[rows], self.num_classes),
-        CrossEntropyLoss, epochs, batch_size=self.batch_size, optimizer=self.optimizer,
-        rng=rng, X_test=self.X_val, y_test=one_hot(self.y_val, self.num_classes))
-    predicted = self.model.predict(self.X_val).argmax(axis=1)
+        self.model, self.X[rows], _targets(self.y[rows], self.num_classes), loss_fn,
+        epochs, batch_size=self.batch_size, optimizer=self.optimizer, rng=rng,
+        X_test=self.X_val, y_test=_targets(self.y_val, self.num_classes))
+    probs = self.model.predict(self.X_val)
+    if probs.shape[1] == 1:                   # one Sigmoid output: class 1 at >= 0.5
+        predicted = (probs[:, 0] >= 0.5).astype(int)
+    else:
+        predicted = probs.argmax(axis=1)
     result = {"accuracy": accuracy(self.model, self.X_val, self.y_val),
               "train_losses": train_losses, "val_losses": val_losses,
               "misclassified": np.flatnonzero(predicted != self.y_val)}
@@ -459,7 +478,7 @@ def _run(self, epochs, train_size, **settings):
 del _run   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 147
+# %% book/22_explorers.ipynb 150
 def classifier_explorer(X=None, y=None, *, val_size=None, batch_size=64, seed=0,
                         num_classes=None, **settings):
     """A ClassifierExplorer on training data (X, y); `settings` set its controls.

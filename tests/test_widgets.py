@@ -404,3 +404,26 @@ def test_num_classes_can_exceed_the_labels_present():
     assert explorer.num_classes == 4 and explorer.model.output_size == 4
     with pytest.raises(ValueError, match=r"0\.\.0"):
         classifier_explorer(X, y, num_classes=1)
+
+
+def test_two_classes_train_one_sigmoid_output_with_binary_cross_entropy():
+    from nnscratch import BinaryCrossEntropyLoss, Sigmoid
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=300)
+    X = rng.normal(size=(300, 16)) + 1.5 * y[:, None]
+    explorer = classifier_explorer(X, y, val_size=100, epochs=5)
+    seen = []
+    real_train = explorer._train
+
+    def spy(model, X_, y_, loss_fn, epochs, **options):
+        seen.append((loss_fn, y_.shape))
+        return real_train(model, X_, y_, loss_fn, epochs, **options)
+
+    explorer._train = spy
+    result = explorer.run()
+    explorer.close()
+    assert result is not None, explorer.message
+    assert isinstance(explorer.model.layers[-1], Sigmoid)
+    assert seen == [(BinaryCrossEntropyLoss, (200, 1))]
+    assert result["accuracy"] > 0.8
