@@ -11,7 +11,7 @@ import re
 __all__ = ['offline_jshtml']
 
 
-# %% book/06_training.ipynb 49
+# %% book/06_training.ipynb 52
 PLAYER_BUTTONS = {"fa fa-minus": "−", "fa fa-fast-backward": "⇤",
                   "fa fa-step-backward": "◁", "fa fa-play fa-flip-horizontal": "◀",
                   "fa fa-pause": "❚❚", "fa fa-play": "▶",

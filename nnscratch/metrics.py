@@ -15,7 +15,7 @@ from nnscratch.network import Sequential, _check_input
 __all__ = ['accuracy', 'confusion_matrix', 'most_confused']
 
 
-# %% book/06_training.ipynb 31
+# %% book/06_training.ipynb 34
 def _true_classes(y_true, num_classes):
     """Class indices from one-hot rows (n, num_classes) or integer labels (n,);
     ValueError otherwise."""
@@ -30,7 +30,7 @@ def _true_classes(y_true, num_classes):
                      f"(n,), got shape {y_true.shape} and dtype {y_true.dtype}")
 
 
-# %% book/06_training.ipynb 32
+# %% book/06_training.ipynb 35
 def accuracy(model, X, y_true):
     """Fraction of rows of X whose predicted class is the true class, a float in [0, 1].
 

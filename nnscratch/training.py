@@ -22,19 +22,22 @@ __all__ = ['train']
 
 
 # %% book/06_training.ipynb 15
-def _uses_fused_gradient(model, loss_fn):
-    """True if the loss's logits_grad applies: the model ends with the activation the
-    loss names."""
-    head = model.layers[-1]
-    # seed style: the activation sits inside the dense layer
-    if isinstance(head, Layer):
-        head = head.activation
-    fused_head = getattr(loss_fn, "head", None)
-    return (fused_head is not None and isinstance(head, fused_head)
-            and hasattr(loss_fn, "logits_grad"))
+def _model_head(model):
+    """The model's last activation (also inside a seed-style Layer); None if linear."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    return last.activation if isinstance(last, Layer) else last
 
 
 # %% book/06_training.ipynb 18
+def _uses_fused_gradient(model, loss_fn):
+    """True if the loss's logits_grad applies: the model ends with the activation the
+    loss names."""
+    fused_head = getattr(loss_fn, "head", None)
+    return (fused_head is not None and isinstance(_model_head(model), fused_head)
+            and hasattr(loss_fn, "logits_grad"))
+
+
+# %% book/06_training.ipynb 21
 def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
     """One pass over the rows of (X, y) in `order`, one optimizer step per batch; the
     mean batch loss."""
@@ -53,7 +56,7 @@ def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
     return float(np.mean(losses))
 
 
-# %% book/06_training.ipynb 22
+# %% book/06_training.ipynb 25
 def _check_finite(loss, epoch, optimizer):
     """Return `loss`; FloatingPointError naming the epoch and the learning rate if it is
     NaN or inf."""
@@ -66,7 +69,7 @@ def _check_finite(loss, epoch, optimizer):
     return loss
 
 
-# %% book/06_training.ipynb 25
+# %% book/06_training.ipynb 28
 def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=None,
           X_test=None, y_test=None, bar=True, *, seed=None, rng=None, optimizer=None,
           on_epoch=None):
@@ -246,13 +249,6 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
     if X_test is None or y_test is None:
         raise ValueError("pass both X_test and y_test, or neither")
     return (X, y) + _check_data(model, X_test, y_test, "X_test", "y_test")
-
-
-# %% book/18_checks_and_seeds.ipynb 72
-def _model_head(model):
-    """The model's last activation (also inside a seed-style Layer); None if linear."""
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    return last.activation if isinstance(last, Layer) else last
 
 
 # %% book/18_checks_and_seeds.ipynb 74
