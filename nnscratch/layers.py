@@ -155,7 +155,9 @@ def forward(self, x):
     if not self.training or self.rate == 0:
         self.mask = None
         return x
-    keep = self.rng.random(x.shape) >= self.rate
+    # draw in x's precision when the generator can: no float64 array for float32 x
+    draws = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    keep = self.rng.random(x.shape, dtype=draws) >= self.rate
     self.mask = keep * np.asarray(1 / (1 - self.rate),
                                   x.dtype if x.dtype.kind == "f" else float)
     return x * self.mask

@@ -8,10 +8,11 @@ book/20_making_it_fast.ipynb
 
 import numpy as np
 from nnscratch.network import layer_sizes
+from nnscratch.patch import patch
 
 __all__ = [
     'NaiveRelu', 'NaiveSoftmax', 'NaiveCrossEntropy', 'NaiveLayer', 'NaiveNetwork',
-    'naive_train', 'skeleton_epoch',
+    'naive_train', 'skeleton_epoch', 'LeanLoop',
 ]
 
 
@@ -172,3 +173,112 @@ def skeleton_epoch(X, Y, X_eval, weights, batch_size, rng):
                 delta = delta @ weights[i].T
     for w in weights:
         X_eval = X_eval @ w
+
+
+# %% book/20_making_it_fast.ipynb 85
+class LeanLoop:
+    """A yardstick, not a trainer: the leanest NumPy loop we know for a ReLU network
+    with a softmax head, cross-entropy and SGD or Adam.
+
+    One NumPy call per operation, in place wherever the numbers are its own, with no
+    checks and no layer objects. weights, biases: float32 arrays, copied; dropout: the
+    rate after each hidden ReLU (0 for none).
+    """
+    def __init__(self, weights, biases, rng, learning_rate, adam=False, dropout=0.0):
+        self.weights = [w.astype(np.float32) for w in weights]
+        self.biases = [b.astype(np.float32) for b in biases]
+        self.params = self.weights + self.biases
+        self.grads = [np.empty_like(p) for p in self.params]
+        self.scratch = [np.empty_like(p) for p in self.params]
+        # Adam's moments, kept as m / (1 - beta1) and v / (1 - beta2): fewer passes
+        self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.params]
+        self.rng, self.learning_rate, self.adam = rng, learning_rate, adam
+        self.dropout, self.keep_scale = dropout, np.float32(1 / (1 - dropout))
+        self.steps = 0
+
+
+# %% book/20_making_it_fast.ipynb 89
+@patch(LeanLoop)
+def forward(self, x, training=True):
+    """Softmax probabilities for x; keeps each hidden output for backward()."""
+    self.outputs = [x]
+    for W, b in zip(self.weights[:-1], self.biases[:-1]):
+        h = x @ W
+        h += b
+        np.maximum(h, 0, out=h)                            # ReLU, in place
+        if training and self.dropout:
+            h *= self.rng.random(h.shape, dtype=np.float32) >= self.dropout
+            h *= self.keep_scale
+        self.outputs.append(h)
+        x = h
+    z = x @ self.weights[-1]
+    z += self.biases[-1]
+    z -= z.max(axis=1, keepdims=True)                      # softmax, in place
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+del forward   # now a method: no stray module-level name
+
+
+# %% book/20_making_it_fast.ipynb 92
+@patch(LeanLoop)
+def backward(self, p, y):
+    """Every gradient, into self.grads, from probabilities p and one-hot rows y."""
+    n = len(self.weights)
+    delta = p - y                                  # softmax and cross-entropy fused
+    delta *= 1 / len(y)
+    for i in reversed(range(n)):
+        np.matmul(self.outputs[i].T, delta, out=self.grads[i])
+        delta.sum(axis=0, keepdims=True, out=self.grads[n + i])
+        if i > 0:
+            delta = delta @ self.weights[i].T
+            # ReLU's slope and the dropout mask at once: 0 where the output is 0
+            delta *= self.outputs[i] > 0
+            if self.dropout:
+                delta *= self.keep_scale
+del backward   # now a method: no stray module-level name
+
+
+# %% book/20_making_it_fast.ipynb 95
+@patch(LeanLoop)
+def update(self):
+    """One SGD or Adam step (beta1 0.9, beta2 0.999, eps 1e-8), in place."""
+    self.steps += 1
+    if not self.adam:
+        for p, g, t in zip(self.params, self.grads, self.scratch):
+            p -= np.multiply(g, self.learning_rate, out=t)
+        return
+    b1, b2, k = 0.9, 0.999, self.steps
+    # with M = m / (1 - b1), V = v / (1 - b2): the same step, two passes fewer
+    root2 = ((1 - b2) / (1 - b2 ** k)) ** 0.5
+    size = self.learning_rate * (1 - b1) / (1 - b1 ** k) / root2
+    eps = 1e-8 / root2
+    for p, g, (M, V), t in zip(self.params, self.grads, self.moments, self.scratch):
+        M *= b1
+        M += g                                     # M <- b1 M + g
+        V *= b2
+        V += np.multiply(g, g, out=t)              # V <- b2 V + g^2
+        np.sqrt(V, out=t)
+        t += eps
+        np.divide(M, t, out=t)
+        p -= np.multiply(t, size, out=t)
+del update   # now a method: no stray module-level name
+
+
+# %% book/20_making_it_fast.ipynb 98
+@patch(LeanLoop)
+def epoch(self, X, Y, X_eval, Y_eval, batch_size):
+    """One epoch over (X, Y) in a fresh order; (mean batch loss, held-out loss)."""
+    order = self.rng.permutation(len(X))
+    losses = []
+    for start in range(0, len(X), batch_size):
+        rows = order[start:start + batch_size]
+        x, y = X[rows], Y[rows]
+        p = self.forward(x)
+        losses.append(-np.vdot(y, np.log(np.maximum(p, 1e-12))) / len(y))
+        self.backward(p, y)
+        self.update()
+    p_eval = self.forward(X_eval, training=False)
+    eval_loss = -np.vdot(Y_eval, np.log(np.maximum(p_eval, 1e-12))) / len(Y_eval)
+    return float(np.mean(losses)), float(eval_loss)
+del epoch   # now a method: no stray module-level name

@@ -17,6 +17,7 @@ from nnscratch.network import _check_input, _check_layers
 from nnscratch.activations import Sigmoid, Softmax
 from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 import warnings
+import inspect
 
 __all__ = ['train']
 
@@ -38,9 +39,9 @@ def _uses_fused_gradient(model, loss_fn):
 
 
 # %% book/06_training.ipynb 21
-def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
+def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size, grad_sizes=None):
     """One pass over the rows of (X, y) in `order`, one optimizer step per batch; the
-    mean batch loss."""
+    mean batch loss. A list `grad_sizes` gets each batch's mean |gradient|."""
     fused = _uses_fused_gradient(model, loss_fn)
     grad_fn = loss_fn.logits_grad if fused else loss_fn.grad
     losses = []
@@ -49,8 +50,11 @@ def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size):
         xb, yb = X[rows], y[rows]
         y_pred = model.forward(xb)
         losses.append(loss_fn.loss(y_pred, yb))
+        grad = grad_fn(y_pred, yb)
+        if grad_sizes is not None:
+            grad_sizes.append(np.abs(grad).sum() / grad.size)
         # layers compute gradients...
-        model.backward(grad_fn(y_pred, yb), grad_is_logits=fused)
+        model.backward(grad, grad_is_logits=fused)
         # ...the optimizer updates
         optimizer.step()
     return float(np.mean(losses))
@@ -90,12 +94,15 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     try:
         for epoch in progress:
             order = rng.permutation(len(X))
-            loss = _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size)
+            sizes = [] if bar else None          # gradient sizes: only for a bar
+            loss = _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size,
+                                sizes)
             train_losses.append(_check_finite(loss, epoch, optimizer))
             # predict() switches training off meanwhile
             if X_test is not None:
                 eval_losses.append(float(loss_fn.loss(model.predict(X_test), y_test)))
-            progress.set_postfix(train_loss=loss, eval_loss=(eval_losses or [None])[-1])
+            progress.set_postfix(train_loss=loss, eval_loss=(eval_losses or [None])[-1],
+                                 avg_grad=np.mean(sizes) if bar else None)
             stop = on_epoch is not None and on_epoch(epoch, list(train_losses),
                                                      list(eval_losses))
             if stop:
@@ -285,7 +292,7 @@ def _check_targets(y, name, loss_fn):
     """ValueError unless y suits loss_fn: probability rows, or [0, 1] for binary."""
     loss = loss_fn if isinstance(loss_fn, type) else type(loss_fn)
     if issubclass(loss, CrossEntropyLoss):
-        sums = y.sum(axis=1, dtype=np.float64)
+        sums = y @ np.ones(y.shape[1], y.dtype)     # row sums, one pass
         if y.min() < 0 or np.abs(sums - 1).max() > 1e-3:
             raise ValueError(f"{name} must hold probability rows for CrossEntropyLoss "
                              f"(values >= 0, each row summing to 1, such as "
@@ -377,20 +384,25 @@ def _divergence(model, train_losses, eval_losses, start):
 
 
 # %% book/18_checks_and_seeds.ipynb 90
+PROBE_ROWS = 256   # rows that show the loss before training, or NaN outputs after it
+
+
 def _start_loss(model, X, y, loss_fn):
-    """The loss before the first step (first 2048 rows), or that of always predicting
-    the mean target if larger; FloatingPointError if the outputs are NaN or inf."""
-    outputs = model.predict(X[:2048])
+    """The loss before the first step (first PROBE_ROWS rows), or that of always
+    predicting the mean target if larger; FloatingPointError if the outputs are NaN or
+    inf."""
+    X, y = X[:PROBE_ROWS], y[:PROBE_ROWS]
+    outputs = model.predict(X)
     if not all_finite(outputs):
         raise FloatingPointError("the model's outputs hold NaN or inf before training "
                                  "started (diverged weights?): build or load a fresh "
                                  "model")
     mean_row = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
     try:                               # a user's loss may refuse a constant guess
-        guess = float(loss_fn.loss(np.broadcast_to(mean_row, y[:2048].shape), y[:2048]))
+        guess = float(loss_fn.loss(np.broadcast_to(mean_row, y.shape), y))
     except (TypeError, ValueError):
         guess = 0.0
-    return max(float(loss_fn.loss(outputs, y[:2048])), guess)
+    return max(float(loss_fn.loss(outputs, y)), guess)
 
 
 # %% book/18_checks_and_seeds.ipynb 92
@@ -429,7 +441,7 @@ class _Trusted:
         for name in ("loss", "grad", "logits_grad"):
             if hasattr(loss_fn, name):
                 method = getattr(loss_fn, name)
-                setattr(self, name, getattr(method, "__wrapped__", method))
+                setattr(self, name, inspect.unwrap(method))
 
 
 # %% book/18_checks_and_seeds.ipynb 98
@@ -460,7 +472,8 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
                                   None, X_eval, y_eval, bar, seed=seed, rng=rng,
                                   optimizer=optimizer, on_epoch=watch,
                                   patience=patience)
-        if not all_finite(model.predict(X[:2048])):    # finite weights, but too large
+        # finite weights, but too large
+        if not all_finite(model.predict(X[:PROBE_ROWS])):
             raise FloatingPointError(f"after the last step the model's outputs hold "
                                      f"NaN or inf: learning_rate={watch.rate} is "
                                      f"probably too high, try a lower one")
