@@ -20,11 +20,14 @@ def test_data_are_mnist_shaped(bench):
     assert set(np.unique(labels)) <= set(range(10))
 
 
-@pytest.mark.parametrize("kind", ["nnscratch", "naive", "skeleton"])
+@pytest.mark.parametrize("kind", ["nnscratch", "naive", "skeleton", "lean",
+                                  "lean, better recipe"])
 def test_each_numpy_epoch_runs(bench, kind):
     data = bench.dataset()
     epoch = {"nnscratch": bench.nnscratch_epoch, "naive": bench.naive_epoch,
-             "skeleton": bench.skeleton_epoch}[kind](*data)
+             "skeleton": bench.skeleton_epoch, "lean": bench.lean_epoch,
+             "lean, better recipe": lambda *d: bench.lean_epoch(*d, better=True),
+             }[kind](*data)
     train_losses, eval_losses = epoch()
     if kind == "skeleton":
         # it learns nothing, and says so
@@ -151,3 +154,78 @@ def test_naive_loop_and_library_follow_the_same_trajectory():
         assert np.abs(a.W - b.weights).max() < 1e-12
         assert np.abs(a.b - b.bias).max() < 1e-12
     assert naive_losses[-1] < naive_losses[0]
+
+
+# LeanLoop (chapter 20): a yardstick, so it must compute what the library computes
+
+
+def _lean_and_library(sizes=(5, 4, 3, 3), seed=0, **options):
+    import nnscratch as nn
+    from nnscratch.reference import LeanLoop
+
+    model = nn.NeuralNetwork(sizes[0], sizes[-1], sizes[1], len(sizes) - 2,
+                             head_activation=nn.Softmax, seed=seed)
+    dense = [layer for layer in model.layers if isinstance(layer, nn.Layer)]
+    lean = LeanLoop([layer.weights for layer in dense], [layer.bias for layer in dense],
+                    np.random.default_rng(seed), **options)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.normal(size=(7, sizes[0])).astype(np.float32)
+    y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], 7)]
+    return model, lean, x, y
+
+
+def test_lean_loop_gradients_match_finite_differences():
+    _, lean, x, y = _lean_and_library(learning_rate=0.1)
+    lean.weights = [w.astype(np.float64) for w in lean.weights]
+    lean.biases = [b.astype(np.float64) for b in lean.biases]
+    lean.params = lean.weights + lean.biases
+    lean.grads = [np.empty_like(p) for p in lean.params]
+    x, y = x.astype(np.float64), y.astype(np.float64)
+
+    def loss():
+        return -np.sum(y * np.log(lean.forward(x))) / len(y)
+
+    lean.backward(lean.forward(x), y)
+    for param, grad in zip(lean.params, lean.grads):
+        numeric = np.zeros_like(param)
+        for i in np.ndindex(param.shape):
+            old = param[i]
+            param[i] = old + 1e-6
+            up = loss()
+            param[i] = old - 1e-6
+            numeric[i] = (up - loss()) / 2e-6
+            param[i] = old
+        assert np.allclose(grad, numeric, atol=1e-7), (grad, numeric)
+
+
+@pytest.mark.parametrize("adam", [False, True])
+def test_lean_loop_steps_like_the_library(adam):
+    import nnscratch as nn
+
+    model, lean, x, y = _lean_and_library(learning_rate=0.01, adam=adam)
+    optimizer = (nn.Adam(model.parameters(), 0.01) if adam
+                 else nn.SGD(model.parameters(), 0.01))
+    for _ in range(3):
+        model.backward(nn.CrossEntropyLoss.logits_grad(model.forward(x), y),
+                       grad_is_logits=True)
+        optimizer.step()
+        lean.backward(lean.forward(x), y)
+        lean.update()
+    for mine, theirs in zip(lean.weights, [layer.weights for layer in model.layers
+                                           if isinstance(layer, nn.Layer)]):
+        assert np.allclose(mine, theirs, atol=1e-6)
+
+
+def test_lean_loop_dropout_drops_a_fifth_and_keeps_the_mean():
+    _, lean, x, _ = _lean_and_library(sizes=(5, 400, 3), learning_rate=0.1,
+                                      dropout=0.2)
+    x = np.abs(np.random.default_rng(3).normal(size=(200, 5))).astype(np.float32)
+    lean.weights[0] = np.abs(lean.weights[0])            # every hidden unit positive
+    lean.forward(x)
+    hidden = lean.outputs[1]
+    plain = np.maximum(x @ lean.weights[0] + lean.biases[0], 0)
+    assert abs(np.mean(hidden == 0) - 0.2) < 0.01
+    kept = hidden != 0
+    assert np.allclose(hidden[kept], plain[kept] / 0.8, rtol=1e-5)
+    lean.forward(x, training=False)
+    assert np.allclose(lean.outputs[1], plain, rtol=1e-5)

@@ -80,7 +80,9 @@ def test_main_prints_the_ratios_and_issue_16s_table(bench, monkeypatch):
         assert len(lines) == 1 and float(lines[0].rsplit("=", 1)[1]) > 0, start
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 5 and table[0].startswith("| recipe | this run | target")
-    assert "| 3.0 MiB | ≤ 64 MiB | yes |" in table[-1]  # the larger of the two
+    assert "| 3.0 MiB | ≤ 64 MiB | – | yes |" in table[-1]  # the larger of the two
+    for row in table[1:4]:                 # the lean loop's ratio beside each target
+        assert float(row.split("|")[4].strip().rstrip("×")) > 0, row
 
 
 def test_issue_table_says_which_targets_are_met(bench):
