@@ -130,6 +130,25 @@ def test_dtype_is_kept():
     assert out.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_draws_are_in_the_inputs_precision(dtype):
+    """float32 activations get float32 draws (no float64 array on the way): the mask
+    is the documented rule applied to rng.random(shape, dtype=float32)."""
+    x = np.arange(1.0, 13.0, dtype=dtype).reshape(3, 4)
+    dropout = Dropout(0.25, seed=2)
+    out = fwd(dropout, x, True)
+    keep = np.random.default_rng(2).random(x.shape, dtype=dtype) >= 0.25
+    assert out.dtype == dtype and dropout.mask.dtype == dtype
+    assert np.array_equal(out, x * keep * dtype(1 / 0.75))
+
+
+def test_integer_input_draws_float64_and_gives_floats():
+    dropout = Dropout(0.5, seed=1)
+    out = fwd(dropout, np.ones((4, 5), dtype=np.int64), True)
+    keep = np.random.default_rng(1).random((4, 5)) >= 0.5
+    assert out.dtype == np.float64 and np.array_equal(out, keep * 2.0)
+
+
 def test_gradient_matches_finite_differences_with_a_fixed_mask():
     rng = np.random.default_rng(0)
     dropout = Dropout(0.5, seed=0)

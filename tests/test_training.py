@@ -697,3 +697,64 @@ def test_weight_decay_shrinks_weights_with_zero_gradient():
 def test_sgd_refuses_bad_weight_decay(weight_decay, error):
     with pytest.raises(error, match="weight_decay must be a finite number >= 0"):
         SGD([], 0.1, weight_decay=weight_decay)
+
+
+def test_the_data_is_checked_once_per_call_not_per_batch(monkeypatch):
+    """train() checks the targets once; its batches use the loss's plain methods, so
+    the per-batch pair check (losses._check_pair) runs the same number of times for
+    2 batches as for 20."""
+    from nnscratch import losses
+
+    calls = []
+    original = losses._check_pair
+    monkeypatch.setattr(losses, "_check_pair",
+                        lambda *args: calls.append(1) or original(*args))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    Y = one_hot(rng.integers(0, 2, 40), 2)
+    counts = []
+    for batch_size in (20, 2):
+        calls.clear()
+        model = NeuralNetwork(3, 2, 4, 1, head_activation=Softmax, seed=0)
+        train(model, X, Y, CrossEntropyLoss, 1, batch_size, 0.1, X, Y, bar=False,
+              seed=0)
+        counts.append(len(calls))
+    assert counts[0] == counts[1]
+
+
+def test_the_progress_bar_shows_the_mean_absolute_output_gradient(monkeypatch):
+    """avg_grad, as in the seed post's bar: the mean over the epoch's batches of
+    mean |dL/d output| (here the fused dL/dz = (p - y) / B); not computed without a
+    bar."""
+    from nnscratch import training
+
+    shown, sizes_seen = [], []
+    original_epoch = training._train_epoch
+
+    def spy(*args):
+        sizes_seen.append(args[-1])
+        return original_epoch(*args)
+
+    monkeypatch.setattr(training, "_train_epoch", spy)
+    monkeypatch.setattr(training.tqdm, "set_postfix",
+                        lambda self, **values: shown.append(values), raising=False)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12, 2)).astype(np.float32)
+    Y = one_hot(rng.integers(0, 3, 12), 3)
+    model = NeuralNetwork(2, 3, 4, 1, head_activation=Softmax, seed=0)
+    twin = NeuralNetwork(2, 3, 4, 1, head_activation=Softmax, seed=0)
+    train(model, X, Y, CrossEntropyLoss, 1, 4, 0.1, bar=True, seed=3)
+    order = np.random.default_rng(3).permutation(12)
+    expected, optimizer = [], SGD(twin.parameters(), 0.1)
+    twin.training = True
+    for start in range(0, 12, 4):
+        rows = order[start:start + 4]
+        p = twin.forward(X[rows])
+        grad = (p - Y[rows].astype(np.float32)) / 4
+        expected.append(np.abs(grad).mean())
+        twin.backward(grad, grad_is_logits=True)
+        optimizer.step()
+    assert np.isclose(shown[-1]["avg_grad"], np.mean(expected), rtol=1e-5)
+    assert len(sizes_seen[0]) == 3                        # one size per batch
+    train(model, X, Y, CrossEntropyLoss, 1, 4, 0.1, bar=False, seed=3)
+    assert sizes_seen[-1] is None                         # no bar: nothing computed

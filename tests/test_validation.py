@@ -182,7 +182,7 @@ def test_check_labels_checks_num_classes(num_classes, error):
         check_labels(np.array([0]), "y", num_classes)
 
 
-# all_finite: the row-sum fast path must never call a non-finite array finite
+# all_finite: the sum-of-squares fast path must never call a non-finite array finite
 
 SPECIALS = [np.nan, np.inf, -np.inf]
 
@@ -204,15 +204,29 @@ def test_all_finite_finds_one_special_value(dtype, special, layout):
     assert not all_finite(a)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int64, bool])
+def test_all_finite_integers_and_booleans_are_always_finite(dtype):
+    assert all_finite(np.array([[0, 1], [1, 0]], dtype=dtype))
+
+
+def test_all_finite_squares_that_overflow_next_to_a_nan():
+    """A NaN among numbers whose squares overflow: the sum is NaN or inf either way,
+    and the full test finds the NaN."""
+    a = np.full((4, 4), 1e20, dtype=np.float32)   # squares overflow float32
+    assert all_finite(a)
+    a[3, 3] = np.nan
+    assert not all_finite(a)
+
+
 def test_all_finite_opposite_infinities_in_one_row():
     assert not all_finite(np.array([[1.0, np.inf, -np.inf], [0.0, 0.0, 0.0]]))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_all_finite_huge_finite_values_whose_row_sums_overflow(dtype):
+def test_all_finite_huge_finite_values_whose_squares_overflow(dtype):
     a = np.full((3, 5), np.finfo(dtype).max, dtype=dtype)
     with np.errstate(over="ignore"):
-        assert not np.isfinite(a.sum(axis=1)).any()  # the fast path fails...
+        assert not np.isfinite(np.dot(a.ravel(), a.ravel()))  # the fast path fails...
     # ...and the full test answers correctly
     assert all_finite(a)
     a[0, 0] = np.nan
