@@ -23,7 +23,7 @@ from nnscratch.validation import (
 __all__ = ['NeuralNetworkClassifier', 'NeuralNetworkRegressor']
 
 
-# %% book/13_hyperparameter_search.ipynb 5
+# %% book/13_hyperparameter_search.ipynb 8
 _base = require("sklearn.base", "sklearn")  # if missing: ImportError with the pip line
 _split = require("sklearn.model_selection", "sklearn").train_test_split
 _multiclass = require("sklearn.utils.multiclass", "sklearn")
@@ -31,7 +31,7 @@ _validation = require("sklearn.utils.validation", "sklearn")
 _threadpool_limits = require("threadpoolctl", "sklearn").threadpool_limits
 
 
-# %% book/13_hyperparameter_search.ipynb 7
+# %% book/13_hyperparameter_search.ipynb 10
 _ACTIVATIONS = {"relu": Relu, "tanh": Tanh, "logistic": Sigmoid}
 _INITS = ("lecun", "xavier", "he")
 _OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -45,7 +45,7 @@ def _check_choice(value, name, choices):
     return value
 
 
-# %% book/13_hyperparameter_search.ipynb 10
+# %% book/13_hyperparameter_search.ipynb 13
 def _hidden_sizes(value):
     """hidden_layer_sizes as a tuple of ints >= 1, from an int or a sequence of ints."""
     sizes = (value,) if isinstance(value, (int, np.integer)) else value
@@ -58,7 +58,7 @@ def _hidden_sizes(value):
     return tuple(check_int(width, "hidden_layer_sizes[i]", 1) for width in sizes)
 
 
-# %% book/13_hyperparameter_search.ipynb 13
+# %% book/13_hyperparameter_search.ipynb 16
 def _as_generator(random_state):
     """A np.random.Generator from scikit-learn's random_state: None, an int >= 0, a
     RandomState or a Generator (which is used as it is)."""
@@ -75,7 +75,7 @@ def _as_generator(random_state):
     return make_rng(seed=None if random_state is None else int(random_state))
 
 
-# %% book/13_hyperparameter_search.ipynb 16
+# %% book/13_hyperparameter_search.ipynb 19
 def _build_network(n_in, hidden, n_out, head, activation, init, dropout, rng):
     """A float64 Sequential n_in -> hidden widths -> n_out, then `head` (if any)."""
     widths, layers = (n_in, *hidden), []
@@ -89,7 +89,7 @@ def _build_network(n_in, hidden, n_out, head, activation, init, dropout, rng):
     return Sequential(*layers, *([head()] if head else []))
 
 
-# %% book/13_hyperparameter_search.ipynb 19
+# %% book/13_hyperparameter_search.ipynb 22
 class _L2:
     """L2 for an optimizer without weight decay: add alpha * weight to the gradient of
     each weight (not bias), then step."""
@@ -104,7 +104,7 @@ class _L2:
         self.optimizer.step()
 
 
-# %% book/13_hyperparameter_search.ipynb 21
+# %% book/13_hyperparameter_search.ipynb 24
 def _make_optimizer(name, parameters, learning_rate, alpha):
     """Optimizer `name` ("adam", "sgd", "momentum") with weight decay alpha."""
     if name == "adam":
@@ -115,7 +115,7 @@ def _make_optimizer(name, parameters, learning_rate, alpha):
     return _L2(momentum, alpha) if alpha else momentum
 
 
-# %% book/13_hyperparameter_search.ipynb 25
+# %% book/13_hyperparameter_search.ipynb 28
 class _Plateau:
     """on_epoch for train(): True once the training loss has not improved by `tol` for
     `wait` epochs in a row."""
@@ -129,7 +129,7 @@ class _Plateau:
         return self.waited >= self.wait
 
 
-# %% book/13_hyperparameter_search.ipynb 28
+# %% book/13_hyperparameter_search.ipynb 31
 class _NetworkEstimator(_base.BaseEstimator):
     """What NeuralNetworkClassifier and NeuralNetworkRegressor share.
 
@@ -161,13 +161,13 @@ class _NetworkEstimator(_base.BaseEstimator):
         self.random_state = random_state
 
 
-# %% book/13_hyperparameter_search.ipynb 31
+# %% book/13_hyperparameter_search.ipynb 34
 def _inner(optimizer):
     """The optimizer that holds the parameter pairs (inside an _L2 wrapper, if any)."""
     return optimizer.optimizer if isinstance(optimizer, _L2) else optimizer
 
 
-# %% book/13_hyperparameter_search.ipynb 32
+# %% book/13_hyperparameter_search.ipynb 35
 @patch(_NetworkEstimator)
 def __getstate__(self):
     """The pickled state: everything, but the optimizer without its parameter pairs."""
@@ -182,7 +182,7 @@ def __getstate__(self):
 del __getstate__   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 33
+# %% book/13_hyperparameter_search.ipynb 36
 @patch(_NetworkEstimator)
 def __setstate__(self, state):
     """Restore a pickled state, linking the optimizer to the network's arrays again."""
@@ -192,7 +192,7 @@ def __setstate__(self, state):
 del __setstate__   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 35
+# %% book/13_hyperparameter_search.ipynb 38
 @patch(_NetworkEstimator)
 def _check_params(self):
     """Check every hyperparameter (TypeError or ValueError naming it); the widths."""
@@ -224,7 +224,7 @@ def _check_params(self):
 del _check_params   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 38
+# %% book/13_hyperparameter_search.ipynb 41
 @patch(_NetworkEstimator)
 def _start(self, n_in, n_out):
     """A new network_ (n_in -> n_out) and optimizer from the checked hyperparameters."""
@@ -238,7 +238,7 @@ def _start(self, n_in, n_out):
 del _start   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 41
+# %% book/13_hyperparameter_search.ipynb 44
 @patch(_NetworkEstimator)
 def _run(self, X, Y, epochs, stratify=None, stop=True):
     """Train network_ on X, Y (targets as the network sees them), <= `epochs` epochs."""
@@ -268,7 +268,7 @@ def _run(self, X, Y, epochs, stratify=None, stop=True):
 del _run   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 45
+# %% book/13_hyperparameter_search.ipynb 48
 def _check_classes(classes):
     """ValueError unless there are at least two classes to tell apart."""
     if len(classes) < 2:
@@ -277,7 +277,7 @@ def _check_classes(classes):
     return classes
 
 
-# %% book/13_hyperparameter_search.ipynb 47
+# %% book/13_hyperparameter_search.ipynb 50
 class NeuralNetworkClassifier(_base.ClassifierMixin, _NetworkEstimator):
     """A scikit-learn classifier trained by nnscratch: softmax network, cross-entropy.
 
@@ -289,7 +289,7 @@ class NeuralNetworkClassifier(_base.ClassifierMixin, _NetworkEstimator):
     _head, _loss = Softmax, CrossEntropyLoss
 
 
-# %% book/13_hyperparameter_search.ipynb 49
+# %% book/13_hyperparameter_search.ipynb 52
 @patch(NeuralNetworkClassifier)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and labels y (n_samples,)."""
@@ -303,7 +303,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 53
+# %% book/13_hyperparameter_search.ipynb 56
 @patch(NeuralNetworkClassifier)
 def predict_proba(self, X):
     """Probability of each class, columns in the order of classes_: (n, classes)."""
@@ -313,7 +313,7 @@ def predict_proba(self, X):
 del predict_proba   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 54
+# %% book/13_hyperparameter_search.ipynb 57
 @patch(NeuralNetworkClassifier)
 def predict(self, X):
     """The most probable label for each row of X."""
@@ -322,7 +322,7 @@ def predict(self, X):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 57
+# %% book/13_hyperparameter_search.ipynb 60
 @patch(NeuralNetworkClassifier)
 def partial_fit(self, X, y, classes=None):
     """One epoch on (X, y); the first call (before any fit) needs `classes`."""
@@ -348,7 +348,7 @@ def partial_fit(self, X, y, classes=None):
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 63
+# %% book/13_hyperparameter_search.ipynb 66
 class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
     """A scikit-learn regressor trained by nnscratch: a network with linear outputs,
     the squared error, standardised targets.
@@ -366,7 +366,7 @@ class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
         return tags
 
 
-# %% book/13_hyperparameter_search.ipynb 65
+# %% book/13_hyperparameter_search.ipynb 68
 @patch(NeuralNetworkRegressor)
 def _targets(self, X, y, first):
     """Checked X, and y as standardised 2-D targets; the first call sets the scale."""
@@ -384,7 +384,7 @@ def _targets(self, X, y, first):
 del _targets   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 66
+# %% book/13_hyperparameter_search.ipynb 69
 @patch(NeuralNetworkRegressor)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and y: (n,) or (n, k)."""
@@ -395,7 +395,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 67
+# %% book/13_hyperparameter_search.ipynb 70
 @patch(NeuralNetworkRegressor)
 def partial_fit(self, X, y):
     """One epoch on (X, y), continuing the current network; the first call (before any
@@ -409,7 +409,7 @@ def partial_fit(self, X, y):
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 68
+# %% book/13_hyperparameter_search.ipynb 71
 @patch(NeuralNetworkRegressor)
 def predict(self, X):
     """Predicted targets in y's units: shape (n,) for one target column, else (n, k)."""

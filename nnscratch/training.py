@@ -86,17 +86,15 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     """
     rng = make_rng(rng, seed)
     optimizer = optimizer or SGD(model.parameters(), learning_rate)
-    X = X_train.astype(model.dtype, copy=False)
-    y = y_train.astype(model.dtype, copy=False)
+    X, y = (a.astype(model.dtype, copy=False) for a in (X_train, y_train))
     train_losses, eval_losses = [], []
     progress = tqdm(range(1, epochs + 1), desc="Training", disable=not bar)
     model.training = True
     try:
         for epoch in progress:
-            order = rng.permutation(len(X))
             sizes = [] if bar else None          # gradient sizes: only for a bar
-            loss = _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size,
-                                sizes)
+            loss = _train_epoch(model, X, y, loss_fn, optimizer,
+                                rng.permutation(len(X)), batch_size, sizes)
             train_losses.append(_check_finite(loss, epoch, optimizer))
             # predict() switches training off meanwhile
             if X_test is not None:

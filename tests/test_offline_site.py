@@ -25,11 +25,7 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 MATH_PAGE = "book/01_chain_rule.html"
 # the explorers, trained once while the page was built
 WIDGET_PAGE = "book/22_explorers.html"
-EXPLORER_PAGES = [
-    "book/07_function_approximation.html",
-    "book/08_mnist.html",
-    WIDGET_PAGE,
-]
+EXPLORER_PAGES = [WIDGET_PAGE]
 
 
 def _chromium():
