@@ -156,8 +156,8 @@ def forward(self, x):
         self.mask = None
         return x
     # draw in x's precision when the generator can: no float64 array for float32 x
-    draws = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-    keep = self.rng.random(x.shape, dtype=draws) >= self.rate
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    keep = self.rng.random(x.shape, dtype=dtype) >= self.rate
     self.mask = keep * np.asarray(1 / (1 - self.rate),
                                   x.dtype if x.dtype.kind == "f" else float)
     return x * self.mask
