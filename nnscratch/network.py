@@ -230,7 +230,7 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 133
+# %% book/18_checks_and_seeds.ipynb 137
 _unchecked_sequential_init = Sequential.__init__
 
 
