@@ -111,7 +111,7 @@ del backward   # now a method: no stray module-level name
 ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
 
 
-# %% book/18_checks_and_seeds.ipynb 140
+# %% book/18_checks_and_seeds.ipynb 143
 def _check_activation_input(x, name):
     """TypeError naming `name` unless x is an ndarray of numbers (not bool)."""
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
@@ -147,7 +147,7 @@ for _cls in (Relu, Tanh, Sigmoid, Softmax):
     _with_checks(_cls)
 
 
-# %% book/18_checks_and_seeds.ipynb 141
+# %% book/18_checks_and_seeds.ipynb 144
 _unchecked_stable_sigmoid = stable_sigmoid
 
 

@@ -232,7 +232,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 156
+# %% book/18_checks_and_seeds.ipynb 159
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -249,7 +249,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 158
+# %% book/18_checks_and_seeds.ipynb 161
 _unchecked_im2col, _unchecked_col2im = im2col, col2im
 
 
@@ -274,7 +274,7 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 159
+# %% book/18_checks_and_seeds.ipynb 162
 def col2im(cols, x_shape, kernel_size, stride=1):
     """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
     if not isinstance(x_shape, (tuple, list)):

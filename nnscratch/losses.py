@@ -152,7 +152,7 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 108
+# %% book/18_checks_and_seeds.ipynb 111
 def _check_real_array(a, name):
     """TypeError unless `a` is an ndarray of real numbers (bool, integer or float)."""
     if not isinstance(a, np.ndarray):
@@ -161,7 +161,7 @@ def _check_real_array(a, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
-# %% book/18_checks_and_seeds.ipynb 109
+# %% book/18_checks_and_seeds.ipynb 112
 def _shape_hint(y_pred, y_true):
     """The usual cause of a y_pred/y_true shape mismatch, as text for the error ('' if
     unknown)."""
@@ -173,7 +173,7 @@ def _shape_hint(y_pred, y_true):
             f"{y_pred.shape[1]})")
 
 
-# %% book/18_checks_and_seeds.ipynb 110
+# %% book/18_checks_and_seeds.ipynb 113
 def _check_pair(y_pred, y_true):
     """Raise unless y_pred, y_true are real arrays of one shape and y_true is non-empty
     and finite."""
@@ -191,7 +191,7 @@ def _check_pair(y_pred, y_true):
                          f"{y_true.shape}{_shape_hint(y_pred, y_true)}")
 
 
-# %% book/18_checks_and_seeds.ipynb 112
+# %% book/18_checks_and_seeds.ipynb 115
 def _checked(method):
     """A static method that checks (y_pred, y_true) with _check_pair, then runs
     `method`."""
@@ -199,6 +199,7 @@ def _checked(method):
     def checked(y_pred, y_true):
         _check_pair(y_pred, y_true)
         return method(y_pred, y_true)
+    checked._input_check = True     # train() may skip it: see _Trusted
     return staticmethod(checked)
 
 
@@ -208,7 +209,7 @@ for _loss in (MeanSquaredErrorLoss, CrossEntropyLoss):
             setattr(_loss, _name, _checked(getattr(_loss, _name)))
 
 
-# %% book/18_checks_and_seeds.ipynb 114
+# %% book/18_checks_and_seeds.ipynb 117
 def _check_rows(y_true):
     """ValueError unless y_true holds probability rows: >= 0, each row summing to 1."""
     sums = y_true.sum(axis=-1, dtype=np.float64)
@@ -226,13 +227,14 @@ def _rows_checked(method):
         _check_pair(y_pred, y_true)
         _check_rows(y_true)
         return method(y_pred, y_true)
+    checked._input_check = True     # train() may skip it: see _Trusted
     return staticmethod(checked)
 
 
 CrossEntropyLoss.loss = _rows_checked(CrossEntropyLoss.loss)   # every batch of train
 
 
-# %% book/18_checks_and_seeds.ipynb 116
+# %% book/18_checks_and_seeds.ipynb 119
 _unchecked_one_hot = one_hot
 
 

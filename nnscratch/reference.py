@@ -239,7 +239,7 @@ def backward(self, p, y):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/20_making_it_fast.ipynb 95
+# %% book/20_making_it_fast.ipynb 97
 @patch(LeanLoop)
 def update(self):
     """One SGD or Adam step (beta1 0.9, beta2 0.999, eps 1e-8), in place."""
@@ -265,7 +265,7 @@ def update(self):
 del update   # now a method: no stray module-level name
 
 
-# %% book/20_making_it_fast.ipynb 98
+# %% book/20_making_it_fast.ipynb 100
 @patch(LeanLoop)
 def epoch(self, X, Y, X_eval, Y_eval, batch_size):
     """One epoch over (X, Y) in a fresh order; (mean batch loss, held-out loss)."""

@@ -403,17 +403,38 @@ def _start_loss(model, X, y, loss_fn):
     return max(float(loss_fn.loss(outputs, y)), guess)
 
 
-# %% book/18_checks_and_seeds.ipynb 92
+# %% book/18_checks_and_seeds.ipynb 93
+def _check_arrays_kept(model, ids):
+    """RuntimeError if a layer holds a parameter or gradient array whose id is not in
+    `ids` (those at the start): it replaced the array the optimizer updates."""
+    for k, layer in enumerate(getattr(model, "layers", [])):
+        if not callable(getattr(layer, "parameters", None)):
+            continue
+        for pair in layer.parameters():
+            for array, what in zip(pair, ("parameter", "gradient")):
+                if id(array) not in ids:
+                    raise RuntimeError(
+                        f"layer {k} ({type(layer).__name__}) replaced a {what} array "
+                        f"during training instead of writing into it, so the "
+                        f"optimizer updates the old one and nothing is learnt: write "
+                        f"in place, e.g. grad[...] = value or np.matmul(a, b, "
+                        f"out=grad)")
+
+
+# %% book/18_checks_and_seeds.ipynb 95
 class _Watch:
-    """train()'s on_epoch: divergence checks, then the caller's (only True stops)."""
+    """train()'s on_epoch: the arrays kept, divergence, then the caller's on_epoch
+    (only True stops)."""
     def __init__(self, model, start, on_epoch, patience, optimizer):
         self.model, self.start, self.on_epoch = model, start, on_epoch
         self.keeps = "the best epoch's weights" if patience else "the diverged weights"
         self.rate = getattr(optimizer, "learning_rate", "?")
         self.train_losses, self.eval_losses = [], []
+        self.arrays = {id(array) for pair in model.parameters() for array in pair}
 
     def __call__(self, epoch, train_losses, eval_losses):
         self.train_losses, self.eval_losses = train_losses, eval_losses
+        _check_arrays_kept(self.model, self.arrays)
         seen = _divergence(self.model, train_losses, eval_losses, self.start)
         if seen:
             keeps = self.keeps if epoch > 1 else "the diverged weights"   # no best yet
@@ -430,7 +451,12 @@ class _Watch:
         return bool(stop)
 
 
-# %% book/18_checks_and_seeds.ipynb 96
+# %% book/18_checks_and_seeds.ipynb 99
+def _not_a_check(function):
+    """True for anything but one of the library's check wrappers."""
+    return not getattr(function, "_input_check", False)
+
+
 class _Trusted:
     """`loss_fn` with its plain methods: train() has checked the data once, not per
     batch."""
@@ -439,10 +465,10 @@ class _Trusted:
         for name in ("loss", "grad", "logits_grad"):
             if hasattr(loss_fn, name):
                 method = getattr(loss_fn, name)
-                setattr(self, name, inspect.unwrap(method))
+                setattr(self, name, inspect.unwrap(method, stop=_not_a_check))
 
 
-# %% book/18_checks_and_seeds.ipynb 98
+# %% book/18_checks_and_seeds.ipynb 101
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 

@@ -107,7 +107,7 @@ def all_finite(a):
         with np.errstate(over="ignore", invalid="ignore"):   # overflow is expected
             if np.isfinite(np.dot(flat, flat)):
                 return True
-    # a square overflowed, or a strided view: test every element
+    # the sum overflowed, or a strided view: test every element
     return bool(np.isfinite(a).all())
 
 
@@ -179,7 +179,7 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 162
+# %% book/18_checks_and_seeds.ipynb 165
 def _check_seed(seed):
     """TypeError or ValueError unless `seed` is None or a non-negative integer (not
     bool)."""
@@ -192,7 +192,7 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 165
+# %% book/18_checks_and_seeds.ipynb 168
 _unchecked_make_rng = make_rng   # chapter 2's
 
 

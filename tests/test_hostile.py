@@ -1621,3 +1621,35 @@ def test_a_one_output_softmax_is_refused_for_any_loss():
     X, _ = blobs()
     with pytest.raises(ValueError, match="one Softmax output, always 1.0"):
         train(model, X, X[:, :1], MeanSquaredErrorLoss, 1, 16, 0.1, bar=False, seed=0)
+
+
+def test_a_layer_that_rebinds_its_gradient_is_caught_after_the_first_epoch():
+    """A custom layer whose backward() replaces its gradient array (instead of writing
+    into it) would leave the optimizer stepping along the old array: nothing learnt,
+    no error. train() compares the arrays after every epoch."""
+    from nnscratch import Layer, Sequential
+
+    class Rebinding(Layer):
+        def backward(self, d_output, skip_activation=False):
+            d_input = super().backward(d_output, skip_activation)
+            self.grad_weights = self.grad_weights.copy()
+            return d_input
+
+    model = Sequential(Rebinding(3, 2), Softmax())
+    with pytest.raises(RuntimeError, match=r"layer 0 \(Rebinding\) replaced a gradient "
+                                           r"array during training") as caught:
+        fit(model, epochs=3)
+    assert len(caught.value.train_losses) == 1          # stopped after epoch 1
+
+
+def test_a_layer_that_writes_its_gradient_in_place_trains_as_usual():
+    from nnscratch import Layer, Sequential
+
+    class InPlace(Layer):
+        def backward(self, d_output, skip_activation=False):
+            d_input = super().backward(d_output, skip_activation)
+            self.grad_weights[...] = self.grad_weights.copy()
+            return d_input
+
+    losses, _ = fit(Sequential(InPlace(3, 2), Softmax()), epochs=3)
+    assert len(losses) == 3

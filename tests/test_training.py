@@ -758,3 +758,33 @@ def test_the_progress_bar_shows_the_mean_absolute_output_gradient(monkeypatch):
     assert len(sizes_seen[0]) == 3                        # one size per batch
     train(model, X, Y, CrossEntropyLoss, 1, 4, 0.1, bar=False, seed=3)
     assert sizes_seen[-1] is None                         # no bar: nothing computed
+
+
+def test_a_users_decorated_loss_method_keeps_its_decorator_in_train():
+    """train() strips only the library's own check wrappers from a loss: a user's
+    decorator (functools.wraps) on a method of a loss instance stays, self included."""
+    import functools
+
+    calls = []
+
+    def counted(method):
+        @functools.wraps(method)
+        def wrapper(self, y_pred, y_true):
+            calls.append(1)
+            return method(self, y_pred, y_true)
+        return wrapper
+
+    class MyMSE:
+        @counted
+        def loss(self, y_pred, y_true):
+            return float(np.mean((y_pred - y_true) ** 2))
+
+        def grad(self, y_pred, y_true):
+            return 2 * (y_pred - y_true) / y_true.size
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 2)).astype(np.float32)
+    y = X[:, :1] * 2
+    losses, _ = train(NeuralNetwork(2, 1, 4, 1, seed=0), X, y, MyMSE(), 2, 4, 0.05,
+                      bar=False, seed=0)
+    assert len(losses) == 2 and len(calls) >= 4          # every batch went through it
