@@ -90,8 +90,8 @@ def atomic_write(path, write):
 
 # %% book/19_loading_mnist.ipynb 32
 def _read_npy(archive, info, shape, dtype, path):
-    """One array of an open .npz archive, checked before it is read (None in `shape`
-    matches any length)."""
+    """One array of an open .npz archive, checked before it is read: `dtype` and `shape`
+    (None in it matches any length), or any array of numbers or text for shape None."""
     where = f"{path}: entry {info.filename}"
     methods = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
     if info.flag_bits & 0x1 or info.compress_type not in methods:
@@ -107,10 +107,13 @@ def _read_npy(archive, info, shape, dtype, path):
             raise ValueError(f"{where} has no valid .npy header ({err!r})") from None
         if found_dtype.hasobject:
             raise ValueError(f"{where} holds Python objects (a pickle): never loaded")
-        if found_dtype != np.dtype(dtype) or len(found_shape) != len(shape) or any(
-                n < 0 or want not in (None, n) for want, n in zip(shape, found_shape)):
+        wrong = shape is not None and (
+            found_dtype != np.dtype(dtype) or len(found_shape) != len(shape)
+            or any(want not in (None, n) for want, n in zip(shape, found_shape)))
+        if wrong or any(n < 0 for n in found_shape):
+            expected = "any array" if shape is None else f"{np.dtype(dtype)} {shape}"
             raise ValueError(f"{where} holds {found_dtype} {found_shape}, expected "
-                             f"{np.dtype(dtype)} {shape}")
+                             f"{expected}")
         n_bytes = prod(found_shape) * found_dtype.itemsize
         if f.tell() + n_bytes != info.file_size:
             raise ValueError(f"{where}: its header announces {n_bytes:,} bytes of "

@@ -19,7 +19,7 @@ import numpy as np
 from nnscratch.activations import ACTIVATIONS
 from nnscratch.batchnorm import BatchNorm
 from nnscratch.conv import Conv2D, Flatten, MaxPool2D
-from nnscratch.files import atomic_write, check_regular_file, read_exactly
+from nnscratch.files import atomic_write, check_regular_file, _read_npy
 from nnscratch.layers import Dropout, Layer
 from nnscratch.network import NeuralNetwork, Sequential, layer_sizes
 from nnscratch.optim import SGD, Adam, Momentum
@@ -260,34 +260,6 @@ def _entries(archive, path):
     return entries
 
 
-# %% book/21_save_and_load.ipynb 22
-HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
-           (2, 0): np.lib.format.read_array_header_2_0}
-
-
-def _read_array(archive, info, path, shape=None, dtype=None):
-    """The array of the zip entry `info`, read only after its .npy header is checked: no
-    objects, `shape` and `dtype` if given, data size = entry size. Else ValueError."""
-    where = f"{path}: entry {info.filename!r}"
-    with archive.open(info) as f:
-        try:
-            found_shape, fortran, found_dtype = HEADERS[np.lib.format.read_magic(f)](f)
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{where} is not a .npy array ({error})") from None
-        if found_dtype.hasobject:
-            raise ValueError(f"{where} holds Python objects (a pickle): never loaded")
-        if shape is not None and (found_shape, found_dtype) != (shape, np.dtype(dtype)):
-            raise ValueError(f"{where} must be a {np.dtype(dtype)} array of shape "
-                             f"{shape}, got {found_dtype} {found_shape}")
-        n_bytes = prod(found_shape) * found_dtype.itemsize
-        if f.tell() + n_bytes != info.file_size:
-            raise ValueError(f"{where}: its header announces {n_bytes:,} bytes of "
-                             f"data, the entry holds {info.file_size - f.tell():,}")
-        data = read_exactly(f, n_bytes, where)
-    order = "F" if fortran else "C"
-    return np.frombuffer(data, found_dtype).reshape(found_shape, order=order)
-
-
 # %% book/21_save_and_load.ipynb 23
 TEXT_BYTES = 2**20   # the longest string entry read: 1 MiB
 
@@ -299,7 +271,7 @@ def _read_small(archive, entries, key, path, kinds, ndim=0):
     if entries[key].file_size > TEXT_BYTES:
         raise ValueError(f"{path}: entry {key!r} would unpack to "
                          f"{entries[key].file_size:,} bytes, more than it can need")
-    value = _read_array(archive, entries[key], path)
+    value = _read_npy(archive, entries[key], None, None, path)
     if value.dtype.kind not in kinds or value.ndim != ndim:
         raise ValueError(f"{path}: entry {key!r} must be a {ndim}-d array of kind "
                          f"{kinds!r}, got {value.dtype} {value.shape}")
@@ -403,7 +375,7 @@ def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     values = {}
     for key, shape in shapes.items():
         entry = (renames or {}).get(key, key)
-        values[key] = _read_array(archive, entries[entry], path, shape, dtype)
+        values[key] = _read_npy(archive, entries[entry], shape, dtype, path)
         if not np.isfinite(values[key]).all():
             raise ValueError(f"{path}: {entry} holds NaN or inf")
     return values
