@@ -471,6 +471,34 @@ del load   # now a method: no stray module-level name
 
 
 # %% book/21_save_and_load.ipynb 39
+def _describe(layer):
+    """`Type(setting=value, ...)` from the record save() writes; the layer's own repr
+    if its class has one; Python's default for a type the registry does not know."""
+    if type(layer).__repr__ not in (object.__repr__, _describe):
+        return repr(layer)
+    try:
+        name, config, _ = _layer_record(layer, 0)
+    except (TypeError, ValueError):
+        return object.__repr__(layer)
+    settings = ", ".join(f"{key}={value!r}" for key, value in config.items()
+                         if value is not None)
+    return f"{name}({settings})"
+
+
+for _cls in [kind.cls for kind in LAYER_TYPES.values()] + list(ACTIVATIONS.values()):
+    if _cls.__repr__ is object.__repr__:           # keep a repr a class has already
+        _cls.__repr__ = _describe
+
+
+@patch(Sequential)
+def __repr__(self):
+    """The class, then its layers, one per line, numbered as in model.layers."""
+    rows = [f"  ({i}) {_describe(layer)}" for i, layer in enumerate(self.layers)]
+    return "\n".join([f"{type(self).__name__}(", *rows, ")"])
+del __repr__   # now a method: no stray module-level name
+
+
+# %% book/21_save_and_load.ipynb 42
 SIZE_KEYS = ("input_size", "output_size", "hidden_layer_size", "num_hidden_layers")
 
 
@@ -501,7 +529,7 @@ def _legacy_header(archive, entries, path, found):
     return head, names, str(read("dtype", "U")), rate, keys
 
 
-# %% book/21_save_and_load.ipynb 40
+# %% book/21_save_and_load.ipynb 43
 def _legacy_architecture(archive, entries, path, found):
     """A format 1 or 2 file's architecture in format 3's terms, its header entries, and
     {format 3 array key: the file's entry name}."""
@@ -522,7 +550,7 @@ def _legacy_architecture(archive, entries, path, found):
     return arch, keys, renames
 
 
-# %% book/21_save_and_load.ipynb 45
+# %% book/21_save_and_load.ipynb 48
 OptimizerType = namedtuple("OptimizerType", "cls hyperparameters counters state")
 OPTIMIZER_TYPES = {
     "SGD": OptimizerType(SGD, ("learning_rate", "weight_decay"), (), ()),
@@ -545,7 +573,7 @@ def _state_arrays(optimizer):
     return {}
 
 
-# %% book/21_save_and_load.ipynb 46
+# %% book/21_save_and_load.ipynb 49
 def save_checkpoint(path, model, optimizer):
     """Write `model` and the state of `optimizer` (built on model.parameters()) to
     `path` (".npz" appended if missing), atomically, no pickle; return the Path written.
@@ -576,7 +604,7 @@ def save_checkpoint(path, model, optimizer):
     return path
 
 
-# %% book/21_save_and_load.ipynb 47
+# %% book/21_save_and_load.ipynb 50
 def _optimizer_plan(archive, entries, path):
     """(OptimizerType, saved state dict, [state entry names]) of a checkpoint."""
     state = _read_json(archive, entries, "optimizer", path)
@@ -594,7 +622,7 @@ def _optimizer_plan(archive, entries, path):
     return kind, state, names
 
 
-# %% book/21_save_and_load.ipynb 48
+# %% book/21_save_and_load.ipynb 51
 def _build_optimizer(kind, state, model, archive, entries, path):
     """An optimizer of `kind` on model.parameters(), with the saved state filled in."""
     pairs = model.parameters()
@@ -616,7 +644,7 @@ def _build_optimizer(kind, state, model, archive, entries, path):
     return optimizer
 
 
-# %% book/21_save_and_load.ipynb 49
+# %% book/21_save_and_load.ipynb 52
 def load_checkpoint(path):
     """(model, optimizer) saved by save_checkpoint at `path` (".npz" added if missing).
 

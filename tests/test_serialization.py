@@ -1064,3 +1064,25 @@ def test_a_float16_file_is_refused_as_the_layers_refuse_float16(tmp_path):
     with pytest.raises(ValueError, match=r"half\.npz: layer 0 \(Layer\) .*dtype "
                                          r"float16 is not supported"):
         NeuralNetwork.load(path)
+
+
+def test_a_model_prints_its_layers_with_the_settings_save_records():
+    from nnscratch import Conv2D, Flatten, MaxPool2D
+
+    model = NeuralNetwork(4, 3, 5, 1, head_activation=Softmax, dropout=0.1, seed=0)
+    assert repr(model).splitlines() == [
+        "NeuralNetwork(",
+        "  (0) Layer(input_size=4, output_size=5, needs_input_grad=False)",
+        "  (1) Relu()",
+        "  (2) Dropout(rate=0.1)",
+        "  (3) Layer(input_size=5, output_size=3, needs_input_grad=True)",
+        "  (4) Softmax()",
+        ")"]
+    cnn = Sequential(Conv2D(1, 2, 3, padding=1, seed=0), MaxPool2D(2), Flatten())
+    assert repr(cnn).splitlines()[1] == ("  (0) Conv2D(in_channels=1, out_channels=2, "
+                                         "kernel_size=3, stride=1, padding=1)")
+
+    class Custom(Layer):                      # not in the registry: Python's default
+        pass
+
+    assert "Custom object at 0x" in repr(Sequential(Custom(2, 2)))
