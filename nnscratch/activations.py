@@ -113,10 +113,15 @@ ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softma
 
 # %% book/18_checks_and_seeds.ipynb 143
 def _check_activation_input(x, name):
-    """TypeError naming `name` unless x is an ndarray of numbers (not bool)."""
+    """x as floats (integers become float64, as exp would make them); TypeError naming
+    `name` unless x is an ndarray of numbers (not bool), ValueError if it is empty."""
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
         got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"{name}: x must be a NumPy array of numbers, got {got}")
+    if x.size == 0:
+        raise ValueError(f"{name}: x is empty (shape {x.shape})")
+    # x - x.max() would wrap around in an integer type (uint8: 1 - 3 = 254)
+    return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
 def _with_checks(cls):
@@ -126,7 +131,7 @@ def _with_checks(cls):
 
     @functools.wraps(forward)
     def checked_forward(self, x):
-        _check_activation_input(x, where)
+        x = _check_activation_input(x, where)
         self.input_shape = x.shape
         return forward(self, x)
 

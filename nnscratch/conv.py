@@ -257,9 +257,9 @@ def _check_windows(shape, kernel_size, stride, name):
     """ValueError unless `shape` is (N, C, H, W) and a k x k window fits H and W."""
     check_int(kernel_size, "kernel_size", 1)
     check_int(stride, "stride", 1)
-    if len(shape) != 4:
-        raise ValueError(f"{name} must be 4-D (batch, channels, height, width), got "
-                         f"shape {tuple(shape)}")
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f"{name} must be 4-D (batch, channels, height, width), none "
+                         f"of them 0, got shape {tuple(shape)}")
     if kernel_size > min(shape[2:]):
         raise ValueError(f"kernel_size {kernel_size} is larger than the images of "
                          f"{name}, {shape[2]} x {shape[3]}")
@@ -286,8 +286,11 @@ def col2im(cols, x_shape, kernel_size, stride=1):
     positions = (conv_output_size(h, kernel_size, stride)
                  * conv_output_size(w, kernel_size, stride))
     expected = (n, c * kernel_size ** 2, positions)
-    if getattr(cols, "shape", None) != expected:
+    if not isinstance(cols, np.ndarray) or cols.dtype.kind != "f":
+        got = (f"dtype {cols.dtype}" if isinstance(cols, np.ndarray)
+               else type(cols).__name__)
+        raise TypeError(f"cols must be a floating-point NumPy array, got {got}")
+    if cols.shape != expected:
         raise ValueError(f"cols must have shape {expected} (N, C*k*k, H_out*W_out) for "
-                         f"x_shape {tuple(x_shape)}, got "
-                         f"{getattr(cols, 'shape', type(cols).__name__)}")
+                         f"x_shape {tuple(x_shape)}, got {cols.shape}")
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)

@@ -150,16 +150,22 @@ class Dropout:
 def forward(self, x):
     """x with dropout applied while self.training (and rate > 0), else x itself; caches
     the mask."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"x must be a NumPy array, got {type(x).__name__}")
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"x must be a NumPy array of real numbers, got {got}")
     if not self.training or self.rate == 0:
         self.mask = None
         return x
     # draw in x's precision when the generator can: no float64 array for float32 x
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
     keep = self.rng.random(x.shape, dtype=dtype) >= self.rate
-    self.mask = keep * np.asarray(1 / (1 - self.rate),
-                                  x.dtype if x.dtype.kind == "f" else float)
+    with np.errstate(over="ignore"):
+        scale = np.asarray(1 / (1 - self.rate),
+                           x.dtype if x.dtype.kind == "f" else float)
+    if not np.isfinite(scale):
+        raise ValueError(f"rate={self.rate} is too close to 1 for {x.dtype}: "
+                         f"1 / (1 - rate) overflows it")
+    self.mask = keep * scale
     return x * self.mask
 del forward   # now a method: no stray module-level name
 

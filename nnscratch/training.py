@@ -15,7 +15,7 @@ from nnscratch.optim import SGD, _check_decay_rate
 from nnscratch.validation import make_rng, check_array, check_int, all_finite
 from nnscratch.network import _check_input, _check_layers
 from nnscratch.activations import Sigmoid, Softmax
-from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
+from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, CHECK_WRAPPERS
 import warnings
 import inspect
 
@@ -52,7 +52,7 @@ def _train_epoch(model, X, y, loss_fn, optimizer, order, batch_size, grad_sizes=
         losses.append(loss_fn.loss(y_pred, yb))
         grad = grad_fn(y_pred, yb)
         if grad_sizes is not None:
-            grad_sizes.append(np.abs(grad).sum() / grad.size)
+            grad_sizes.append(np.abs(grad).mean())
         # layers compute gradients...
         model.backward(grad, grad_is_logits=fused)
         # ...the optimizer updates
@@ -238,6 +238,10 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
             and callable(getattr(loss_fn, "grad", None))):
         raise TypeError("loss_fn must have loss() and grad(), e.g. CrossEntropyLoss, "
                         f"got {loss_fn!r}")
+    if isinstance(loss_fn, type) and not isinstance(
+            inspect.getattr_static(loss_fn, "loss"), (staticmethod, classmethod)):
+        raise TypeError(f"loss_fn {loss_fn.__name__} has methods that need an object: "
+                        f"pass an instance, {loss_fn.__name__}()")
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     if on_epoch is not None and not callable(on_epoch):
@@ -404,15 +408,16 @@ def _start_loss(model, X, y, loss_fn):
 
 
 # %% book/18_checks_and_seeds.ipynb 93
-def _check_arrays_kept(model, ids):
-    """RuntimeError if a layer holds a parameter or gradient array whose id is not in
-    `ids` (those at the start): it replaced the array the optimizer updates."""
+def _check_arrays_kept(model, start):
+    """RuntimeError if a layer holds a parameter or gradient array that shares no memory
+    with the arrays `start` it held at the start: it replaced an array the optimizer
+    updates."""
     for k, layer in enumerate(getattr(model, "layers", [])):
         if not callable(getattr(layer, "parameters", None)):
             continue
         for pair in layer.parameters():
             for array, what in zip(pair, ("parameter", "gradient")):
-                if id(array) not in ids:
+                if not any(np.may_share_memory(array, old) for old in start):
                     raise RuntimeError(
                         f"layer {k} ({type(layer).__name__}) replaced a {what} array "
                         f"during training instead of writing into it, so the "
@@ -430,7 +435,7 @@ class _Watch:
         self.keeps = "the best epoch's weights" if patience else "the diverged weights"
         self.rate = getattr(optimizer, "learning_rate", "?")
         self.train_losses, self.eval_losses = [], []
-        self.arrays = {id(array) for pair in model.parameters() for array in pair}
+        self.arrays = [array for pair in model.parameters() for array in pair]
 
     def __call__(self, epoch, train_losses, eval_losses):
         self.train_losses, self.eval_losses = train_losses, eval_losses
@@ -454,7 +459,7 @@ class _Watch:
 # %% book/18_checks_and_seeds.ipynb 99
 def _not_a_check(function):
     """True for anything but one of the library's check wrappers."""
-    return not getattr(function, "_input_check", False)
+    return function not in CHECK_WRAPPERS
 
 
 class _Trusted:

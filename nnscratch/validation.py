@@ -103,8 +103,8 @@ def all_finite(a):
     if a.dtype.kind != "f":
         return True                    # integers and booleans: never NaN or inf
     if a.flags.c_contiguous or a.flags.f_contiguous:
-        flat = a.ravel(order="K")      # a view, not a copy
-        with np.errstate(over="ignore", invalid="ignore"):   # overflow is expected
+        flat = np.asarray(a).ravel(order="K")      # a 1-D view, not a copy
+        with np.errstate(all="ignore"):   # overflow (and underflow) are expected
             if np.isfinite(np.dot(flat, flat)):
                 return True
     # the sum overflowed, or a strided view: test every element
@@ -117,6 +117,10 @@ def _check_dtype(a, name):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}; wrap "
                         "it with np.asarray(...) first")
+    if isinstance(a, (np.matrix, np.ma.MaskedArray)):    # rules of their own
+        raise TypeError(f"{name} must be a plain NumPy array, got {type(a).__name__}: "
+                        f"pass np.asarray({name}) (a masked array: fill it first, "
+                        f"{name}.filled(value))")
     real = (np.issubdtype(a.dtype, np.number)
             and not np.issubdtype(a.dtype, np.complexfloating))
     if not (real or a.dtype == bool):

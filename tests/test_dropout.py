@@ -270,7 +270,8 @@ def test_eval_losses_are_computed_without_dropout():
 
 
 def test_forward_refuses_a_non_array_and_scales_integer_input_as_float():
-    with pytest.raises(TypeError, match="x must be a NumPy array, got list"):
+    with pytest.raises(TypeError,
+                       match="x must be a NumPy array of real numbers, got list"):
         fwd(Dropout(0.5, seed=0), [[1.0, 2.0]], True)
     out = fwd(Dropout(0.5, seed=0), np.full((20, 20), 3), True)
     assert out.dtype.kind == "f" and set(np.unique(out)) <= {0.0, 6.0}

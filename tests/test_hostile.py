@@ -1653,3 +1653,128 @@ def test_a_layer_that_writes_its_gradient_in_place_trains_as_usual():
 
     losses, _ = fit(Sequential(InPlace(3, 2), Softmax()), epochs=3)
     assert len(losses) == 3
+
+
+# A second hostile review (issue 16's changes): each case once failed.
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   # np.matrix
+def test_all_finite_under_errstate_raise_and_for_a_matrix():
+    with np.errstate(all="raise"):
+        assert all_finite(np.array([1e-30, 1.0], np.float32))   # squares underflow
+        model = clf()
+        assert model.predict(np.array([[1.0, 2.0, 1e-25]])).shape == (1, 2)
+    assert all_finite(np.matrix([[1.0, 2.0]]))
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   # np.matrix
+@pytest.mark.parametrize("subclass", [
+    lambda a: np.matrix(a), lambda a: np.ma.masked_array(a, mask=np.isnan(a))])
+def test_matrix_and_masked_arrays_are_refused_with_the_way_out(subclass):
+    X_odd = subclass(np.array([[1.0, np.nan, 2.0], [0.0, 1.0, 2.0]]))
+    with pytest.raises(TypeError, match=r"X must be a plain NumPy array, got .*"
+                                        r"np\.asarray\(X\)"):
+        clf().predict(X_odd)
+
+
+def test_a_users_decorator_around_a_library_loss_method_runs_every_batch():
+    import functools
+
+    seen = []
+
+    def logged(function):
+        @functools.wraps(function)
+        def wrapper(y_pred, y_true):
+            seen.append(1)
+            return function(y_pred, y_true)
+        return wrapper
+
+    loss = MeanSquaredErrorLoss()
+    loss.grad = logged(loss.grad)
+    fit(reg(), y_train=Y_REG, loss_fn=loss, epochs=2, batch_size=6, learning_rate=0.01)
+    assert len(seen) == 4                       # 2 epochs x 2 batches
+
+
+@pytest.mark.parametrize("x, expected", [
+    (np.array([[1, 2, 3]], np.uint8), [[1, 2, 3]]),
+    (np.array([[-128, 127]], np.int8), [[-128, 127]]),
+    (np.array([[0, 2**63 - 1]], np.int64), [[0.0, 2.0**63]])])
+def test_softmax_and_sigmoid_of_integers_compute_in_floats(x, expected):
+    want = Softmax().forward(np.array(expected, np.float64))
+    assert np.allclose(Softmax().forward(x), want) and not np.isnan(want).any()
+    floats = np.array(expected, float)
+    assert np.allclose(Sigmoid().forward(x), Sigmoid().forward(floats))
+
+
+def test_an_empty_batch_for_an_activation_is_a_value_error():
+    with pytest.raises(ValueError,
+                       match=r"Softmax.forward: x is empty \(shape \(3, 0\)\)"):
+        Softmax().forward(np.zeros((3, 0)))
+
+
+def test_dropout_refuses_text_and_a_rate_its_dtype_cannot_scale():
+    dropout = Dropout(0.5, seed=0)
+    dropout.training = True
+    with pytest.raises(TypeError, match="x must be a NumPy array of real numbers, got "
+                                        "dtype <U1"):
+        dropout.forward(np.array([["a"]]))
+    nearly_all = Dropout(0.99999, seed=0)
+    nearly_all.training = True
+    with pytest.raises(ValueError,
+                       match=r"rate=0\.99999 is too close to 1 for float16"):
+        nearly_all.forward(np.ones((2, 4), np.float16))
+
+
+@pytest.mark.parametrize("cols, error, message", [
+    (np.ones((1, 4, 4), bool), TypeError, "cols must be a floating-point NumPy array, "
+                                          "got dtype bool"),
+    (np.full((1, 4, 4), 100, np.int8), TypeError, "got dtype int8"),
+    (np.ones((1, 4, 4)).tolist(), TypeError, "got list")])
+def test_col2im_takes_floating_point_columns_only(cols, error, message):
+    with pytest.raises(error, match=message):
+        col2im(cols, (1, 1, 3, 3), 2)
+
+
+def test_im2col_refuses_an_empty_batch_like_col2im():
+    with pytest.raises(ValueError, match="none of them 0"):
+        im2col(np.ones((0, 1, 3, 3)), 2)
+
+
+def test_a_loss_class_with_instance_methods_asks_for_an_instance():
+    class MyLoss:
+        def loss(self, y_pred, y_true):
+            return float(np.mean((y_pred - y_true) ** 2))
+
+        def grad(self, y_pred, y_true):
+            return 2 * (y_pred - y_true) / y_true.size
+
+    with pytest.raises(TypeError, match=r"pass an instance, MyLoss\(\)"):
+        fit(reg(), y_train=Y_REG, loss_fn=MyLoss)
+    assert len(fit(reg(), y_train=Y_REG, loss_fn=MyLoss())[0]) == 2
+
+
+def test_the_bar_with_a_loss_whose_gradient_is_a_list_gives_the_clear_error():
+    class ListGrad:
+        @staticmethod
+        def loss(y_pred, y_true):
+            return float(np.mean((y_pred - y_true) ** 2))
+
+        @staticmethod
+        def grad(y_pred, y_true):
+            return (2 * (y_pred - y_true) / y_true.size).tolist()
+
+    with pytest.raises(ValueError, match="d_output must have shape"):
+        train(reg(), X, Y_REG, ListGrad, 1, 4, 0.1, bar=True)
+
+
+def test_fresh_views_of_the_same_arrays_are_not_replacements():
+    from nnscratch.training import _check_arrays_kept
+
+    model = clf()
+    start = [array for pair in model.parameters() for array in pair]
+    layer = model.layers[0]
+    layer.weights, layer.grad_weights = layer.weights[:], layer.grad_weights[:]
+    _check_arrays_kept(model, start)                        # views: no error
+    layer.grad_weights = layer.grad_weights.copy()
+    with pytest.raises(RuntimeError, match="replaced a gradient array"):
+        _check_arrays_kept(model, start)
