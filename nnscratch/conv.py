@@ -11,7 +11,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from nnscratch.layers import ParamPair, init_std
 from nnscratch.patch import patch
-from nnscratch.validation import check_int, make_rng
+from nnscratch.validation import make_rng, check_int
 
 __all__ = ['conv_output_size', 'im2col', 'col2im', 'Conv2D', 'MaxPool2D', 'Flatten']
 
@@ -93,11 +93,9 @@ class Conv2D:
     """
     def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=0,
                  init="lecun", seed=None, rng=None, dtype=np.float32):
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.out_channels = check_int(out_channels, "out_channels", 1)
-        self.kernel_size = k = check_int(kernel_size, "kernel_size", 1)
-        self.stride = check_int(stride, "stride", 1)
-        self.padding = check_int(padding, "padding", 0)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = k = kernel_size
+        self.stride, self.padding = stride, padding
         std = init_std(init, in_channels * k * k, out_channels * k * k)
         rng, dtype = make_rng(rng, seed), np.dtype(dtype)
         if dtype.kind != "f":
@@ -180,7 +178,7 @@ class MaxPool2D:
     block's gradient to its largest input, the first one (row by row) on ties.
     """
     def __init__(self, size):
-        self.size = check_int(size, "size", 1)
+        self.size = size
         self.out_shape = None
 
     def forward(self, x):
@@ -232,7 +230,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 159
+# %% book/18_checks_and_seeds.ipynb 156
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -249,7 +247,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 161
+# %% book/18_checks_and_seeds.ipynb 158
 _unchecked_im2col, _unchecked_col2im = im2col, col2im
 
 
@@ -274,7 +272,7 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 162
+# %% book/18_checks_and_seeds.ipynb 159
 def col2im(cols, x_shape, kernel_size, stride=1):
     """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
     if not isinstance(x_shape, (tuple, list)):
@@ -294,3 +292,29 @@ def col2im(cols, x_shape, kernel_size, stride=1):
         raise ValueError(f"cols must have shape {expected} (N, C*k*k, H_out*W_out) for "
                          f"x_shape {tuple(x_shape)}, got {cols.shape}")
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)
+
+
+# %% book/18_checks_and_seeds.ipynb 168
+_unchecked_conv_init, _unchecked_pool_init = Conv2D.__init__, MaxPool2D.__init__
+
+
+@patch(Conv2D)
+def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=0,
+             init="lecun", seed=None, rng=None, dtype=np.float32):
+    """Conv2D of chapter 15, with its sizes checked (TypeError or ValueError naming
+    them)."""
+    _unchecked_conv_init(self, check_int(in_channels, "in_channels", 1),
+                         check_int(out_channels, "out_channels", 1),
+                         check_int(kernel_size, "kernel_size", 1),
+                         stride=check_int(stride, "stride", 1),
+                         padding=check_int(padding, "padding", 0), init=init, seed=seed,
+                         rng=rng, dtype=dtype)
+del __init__   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 169
+@patch(MaxPool2D)
+def __init__(self, size):
+    """MaxPool2D of chapter 15, with size an integer >= 1."""
+    _unchecked_pool_init(self, check_int(size, "size", 1))
+del __init__   # now a method: no stray module-level name

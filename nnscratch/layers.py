@@ -10,7 +10,7 @@ book/18_checks_and_seeds.ipynb
 
 import numpy as np
 import copy
-from nnscratch.validation import make_rng, check_fraction, check_int
+from nnscratch.validation import make_rng, check_int, check_fraction
 from nnscratch.patch import patch
 
 __all__ = ['init_std', 'as_activation', 'Layer', 'ParamPair', 'is_weight', 'Dropout']
@@ -132,13 +132,13 @@ class Dropout:
     """Inverted dropout: while training, zero each value with probability `rate`, scale
     the rest by 1/(1-rate).
 
-    rate: a number in [0, 1) (TypeError or ValueError otherwise); rng= or seed= (not
-    both) for the masks.
+    rate: a number in [0, 1) (chapter 18 checks it); rng= or seed= (not both) for the
+    masks.
     Outside training (self.training False, the default) it is the identity.
     """
     def __init__(self, rate, *, rng=None, seed=None):
         # a probability of dropping: 1 would drop everything
-        self.rate = check_fraction(rate, "rate")
+        self.rate = rate
         self.rng = make_rng(rng, seed)
         # the scaled mask of the last training forward(), None otherwise
         self.mask = None
@@ -264,7 +264,7 @@ def backward(self, d_output, skip_activation=False):
 del forward, backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 132
+# %% book/18_checks_and_seeds.ipynb 129
 _unchecked_init_std, _unchecked_as_activation = init_std, as_activation
 
 
@@ -279,3 +279,14 @@ def as_activation(activation):
     """as_activation of chapter 2; TypeError unless it has forward() and backward()."""
     _check_activation(activation, "activation")
     return _unchecked_as_activation(activation)
+
+
+# %% book/18_checks_and_seeds.ipynb 167
+_unchecked_dropout_init = Dropout.__init__
+
+
+@patch(Dropout)
+def __init__(self, rate, *, rng=None, seed=None):
+    """Dropout of chapter 12, with rate a number in [0, 1)."""
+    _unchecked_dropout_init(self, check_fraction(rate, "rate"), rng=rng, seed=seed)
+del __init__   # now a method: no stray module-level name

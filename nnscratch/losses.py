@@ -79,7 +79,46 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/09_binary_classification.ipynb 19
+# %% book/09_binary_classification.ipynb 20
+def _check_real_array(a, name):
+    """TypeError unless `a` is an ndarray of real numbers (bool, integer or float)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+
+
+# %% book/09_binary_classification.ipynb 21
+def _shape_hint(y_pred, y_true):
+    """The usual cause of a y_pred/y_true shape mismatch, as text for the error ('' if
+    unknown)."""
+    if y_true.ndim != 1 or y_pred.ndim != 2:
+        return ""
+    if y_pred.shape[1] == 1:
+        return "; for a single output column pass y_true.reshape(-1, 1)"
+    return ("; y_true looks like integer labels: pass one_hot(y_true, "
+            f"{y_pred.shape[1]})")
+
+
+# %% book/09_binary_classification.ipynb 22
+def _check_pair(y_pred, y_true):
+    """Raise unless y_pred, y_true are real arrays of one shape and y_true is non-empty
+    and finite."""
+    _check_real_array(y_pred, "y_pred")
+    _check_real_array(y_true, "y_true")
+    if y_true.size == 0:
+        raise ValueError(f"y_true is empty (shape {y_true.shape}): a loss needs at "
+                         "least one example")
+    if not np.isfinite(y_true).all():
+        bad = np.count_nonzero(~np.isfinite(y_true))
+        raise ValueError(f"y_true holds {bad} NaN or inf value(s)")
+    if y_pred.shape != y_true.shape:
+        raise ValueError("y_pred and y_true must have the same shape, got y_pred "
+                         f"{y_pred.shape} and y_true "
+                         f"{y_true.shape}{_shape_hint(y_pred, y_true)}")
+
+
+# %% book/09_binary_classification.ipynb 25
 def _check_binary(y_pred, y_true):
     """Raise unless both are (batch, 1), y_true in [0, 1], y_pred in [0, 1] or NaN."""
     _check_real_array(y_pred, "y_pred")
@@ -99,20 +138,20 @@ def _check_binary(y_pred, y_true):
                          f"logits? End the model with Sigmoid()")
 
 
-# %% book/09_binary_classification.ipynb 26
+# %% book/09_binary_classification.ipynb 32
 def _float_dtype(y_pred):
     """The dtype a loss answers in: y_pred's if it is a float dtype, else float64."""
     return y_pred.dtype if y_pred.dtype.kind == "f" else np.dtype(np.float64)
 
 
-# %% book/09_binary_classification.ipynb 27
+# %% book/09_binary_classification.ipynb 33
 def _log_guards(y_pred):
     """(tiny, epsneg) of y_pred's float dtype: the smallest p and 1 - p a log sees."""
     info = np.finfo(_float_dtype(y_pred))
     return float(info.tiny), float(info.epsneg)
 
 
-# %% book/09_binary_classification.ipynb 31
+# %% book/09_binary_classification.ipynb 37
 class BinaryCrossEntropyLoss:
     """Binary cross-entropy of probabilities (a one-output Sigmoid head) against targets
     in [0, 1] (0/1 labels or soft labels); y_pred and y_true of shape (batch, 1)."""
@@ -129,7 +168,7 @@ class BinaryCrossEntropyLoss:
         return float(-(y * log_p + (1 - y) * log_q).sum() / len(y)) + 0.0   # never -0.0
 
 
-# %% book/09_binary_classification.ipynb 38
+# %% book/09_binary_classification.ipynb 44
 @patch(BinaryCrossEntropyLoss)
 @staticmethod
 def grad(y_pred, y_true):
@@ -142,7 +181,7 @@ def grad(y_pred, y_true):
 del grad   # now a method: no stray module-level name
 
 
-# %% book/09_binary_classification.ipynb 42
+# %% book/09_binary_classification.ipynb 48
 @patch(BinaryCrossEntropyLoss)
 @staticmethod
 def logits_grad(y_pred, y_true):
@@ -152,46 +191,7 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 111
-def _check_real_array(a, name):
-    """TypeError unless `a` is an ndarray of real numbers (bool, integer or float)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
-
-
 # %% book/18_checks_and_seeds.ipynb 112
-def _shape_hint(y_pred, y_true):
-    """The usual cause of a y_pred/y_true shape mismatch, as text for the error ('' if
-    unknown)."""
-    if y_true.ndim != 1 or y_pred.ndim != 2:
-        return ""
-    if y_pred.shape[1] == 1:
-        return "; for a single output column pass y_true.reshape(-1, 1)"
-    return ("; y_true looks like integer labels: pass one_hot(y_true, "
-            f"{y_pred.shape[1]})")
-
-
-# %% book/18_checks_and_seeds.ipynb 113
-def _check_pair(y_pred, y_true):
-    """Raise unless y_pred, y_true are real arrays of one shape and y_true is non-empty
-    and finite."""
-    _check_real_array(y_pred, "y_pred")
-    _check_real_array(y_true, "y_true")
-    if y_true.size == 0:
-        raise ValueError(f"y_true is empty (shape {y_true.shape}): a loss needs at "
-                         "least one example")
-    if not np.isfinite(y_true).all():
-        bad = np.count_nonzero(~np.isfinite(y_true))
-        raise ValueError(f"y_true holds {bad} NaN or inf value(s)")
-    if y_pred.shape != y_true.shape:
-        raise ValueError("y_pred and y_true must have the same shape, got y_pred "
-                         f"{y_pred.shape} and y_true "
-                         f"{y_true.shape}{_shape_hint(y_pred, y_true)}")
-
-
-# %% book/18_checks_and_seeds.ipynb 115
 CHECK_WRAPPERS = set()   # the wrappers below: train() calls what they wrap
 
 
@@ -212,7 +212,7 @@ for _loss in (MeanSquaredErrorLoss, CrossEntropyLoss):
             setattr(_loss, _name, _checked(getattr(_loss, _name)))
 
 
-# %% book/18_checks_and_seeds.ipynb 117
+# %% book/18_checks_and_seeds.ipynb 114
 def _check_rows(y_true):
     """ValueError unless y_true holds probability rows: >= 0, each row summing to 1."""
     sums = y_true.sum(axis=-1, dtype=np.float64)
@@ -237,7 +237,7 @@ def _rows_checked(method):
 CrossEntropyLoss.loss = _rows_checked(CrossEntropyLoss.loss)   # every batch of train
 
 
-# %% book/18_checks_and_seeds.ipynb 119
+# %% book/18_checks_and_seeds.ipynb 116
 _unchecked_one_hot = one_hot
 
 

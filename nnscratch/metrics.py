@@ -9,8 +9,8 @@ book/18_checks_and_seeds.ipynb
 # (0-based); the module's imports, gathered from all its cells, come first.
 
 import numpy as np
-from nnscratch.validation import check_int, check_labels, check_array
 from nnscratch.network import Sequential, _check_input
+from nnscratch.validation import check_array, check_labels, check_int
 
 __all__ = ['accuracy', 'confusion_matrix', 'most_confused']
 
@@ -63,10 +63,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     (num_classes, num_classes).
 
     y_true, y_pred: 1-D integer label arrays of one length, labels in
-    0..num_classes-1 (else ValueError)."""
-    num_classes = check_int(num_classes, "num_classes", 1)
-    check_labels(y_true, "y_true", num_classes)
-    check_labels(y_pred, "y_pred", num_classes)
+    0..num_classes-1."""
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred must have the same length, "
                          f"got {y_true.shape} and {y_pred.shape}")
@@ -104,7 +101,6 @@ def most_confused(cm, k=5, *, either_way=False):
     either_way=True adds C[i, j] + C[j, i] and returns pairs (i, j, count) with
     i < j."""
     _check_counts(cm)
-    k = check_int(k, "k", 1)
     cm = cm.astype(np.int64)   # unsigned: -values and cm + cm.T must not wrap around
     counts = cm + cm.T if either_way else cm
     rows, cols = _candidate_cells(cm.shape[0], either_way)
@@ -114,7 +110,7 @@ def most_confused(cm, k=5, *, either_way=False):
              int(values[i])) for i in order if values[i] > 0]
 
 
-# %% book/18_checks_and_seeds.ipynb 122
+# %% book/18_checks_and_seeds.ipynb 119
 _unchecked_accuracy = accuracy
 
 
@@ -130,7 +126,7 @@ def accuracy(model, X, y_true):
     return _unchecked_accuracy(model, X, y_true)
 
 
-# %% book/18_checks_and_seeds.ipynb 124
+# %% book/18_checks_and_seeds.ipynb 121
 _unchecked_true_classes = _true_classes
 
 
@@ -140,3 +136,20 @@ def _true_classes(y_true, num_classes):
     if y_true.ndim == 1 and np.issubdtype(y_true.dtype, np.integer):
         check_labels(y_true, "y_true", num_classes)
     return _unchecked_true_classes(y_true, num_classes)
+
+
+# %% book/18_checks_and_seeds.ipynb 163
+_unchecked_confusion_matrix, _unchecked_most_confused = confusion_matrix, most_confused
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """confusion_matrix of chapter 8, with the labels checked (ValueError)."""
+    num_classes = check_int(num_classes, "num_classes", 1)
+    check_labels(y_true, "y_true", num_classes)
+    check_labels(y_pred, "y_pred", num_classes)
+    return _unchecked_confusion_matrix(y_true, y_pred, num_classes)
+
+
+def most_confused(cm, k=5, *, either_way=False):
+    """most_confused of chapter 8, with k an integer >= 1."""
+    return _unchecked_most_confused(cm, check_int(k, "k", 1), either_way=either_way)

@@ -12,7 +12,7 @@ import numpy as np
 from nnscratch.patch import patch
 from nnscratch.layers import Layer, as_activation, Dropout, _check_activation
 from nnscratch.activations import Relu
-from nnscratch.validation import make_rng, check_fraction, check_array, check_int
+from nnscratch.validation import make_rng, check_array, check_fraction, check_int
 
 __all__ = ['Sequential', 'layer_sizes', 'NeuralNetwork']
 
@@ -152,7 +152,7 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
     rng = make_rng(rng, seed)
     _network_init(self, input_size, output_size, hidden_layer_size, num_hidden_layers,
                   head_activation, hidden_activation, init=init, rng=rng, dtype=dtype)
-    if check_fraction(dropout, "dropout") > 0:
+    if dropout > 0:
         masks = rng.spawn(1)[0]           # its own stream: the weights stay the same
         layers = []
         # a Dropout before every dense layer but the first
@@ -179,6 +179,8 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
     check_int(num_hidden_layers, "num_hidden_layers", 0)
     _check_activation(hidden_activation, "hidden_activation")
     _check_activation(head_activation, "head_activation")
+    if "dropout" in options:                                # chapter 12's option
+        options["dropout"] = check_fraction(options["dropout"], "dropout")
     _unchecked_network_init(self, input_size, output_size, hidden_layer_size,
                             num_hidden_layers, head_activation, hidden_activation,
                             **options)
@@ -215,7 +217,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 133
+# %% book/18_checks_and_seeds.ipynb 130
 _unchecked_layer_sizes = layer_sizes
 
 
@@ -230,7 +232,7 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 140
+# %% book/18_checks_and_seeds.ipynb 137
 _unchecked_sequential_init = Sequential.__init__
 
 

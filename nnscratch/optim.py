@@ -120,7 +120,7 @@ def __init__(self, parameters, learning_rate, weight_decay=0.0):
     """SGD as in chapter 6; weight_decay >= 0 adds weight_decay * param to each
     weight's gradient."""
     _sgd_init(self, parameters, learning_rate)
-    self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
+    self.weight_decay = weight_decay
 del __init__   # now a method: no stray module-level name
 
 
@@ -181,6 +181,7 @@ _unchecked_sgd_init = SGD.__init__
 def __init__(self, parameters, learning_rate, weight_decay=0.0):
     """SGD with its arguments checked: pairs, a learning_rate > 0, a decay to fit."""
     learning_rate = check_positive_float(learning_rate, "learning_rate")
+    weight_decay = check_non_negative_float(weight_decay, "weight_decay")   # chapter 12
     pairs = _check_parameters(parameters)
     _unchecked_sgd_init(self, pairs, learning_rate, weight_decay)
     _check_decay_rate(self)

@@ -164,7 +164,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     return rates[:len(losses)], np.array(losses)
 
 
-# %% book/18_checks_and_seeds.ipynb 148
+# %% book/18_checks_and_seeds.ipynb 145
 _unchecked_smooth_losses = smooth_losses
 
 
@@ -183,7 +183,7 @@ def smooth_losses(losses, beta=0.9):
     return _unchecked_smooth_losses(values, beta)
 
 
-# %% book/18_checks_and_seeds.ipynb 151
+# %% book/18_checks_and_seeds.ipynb 148
 _unchecked_lr_range_test = lr_range_test
 
 
@@ -203,7 +203,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
         vars(optimizer).update(saved)
 
 
-# %% book/18_checks_and_seeds.ipynb 154
+# %% book/18_checks_and_seeds.ipynb 151
 _unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__call__
 
 
@@ -214,7 +214,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 155
+# %% book/18_checks_and_seeds.ipynb 152
 @patch(CosineSchedule)
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""
