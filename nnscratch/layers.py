@@ -281,7 +281,7 @@ def as_activation(activation):
     return _unchecked_as_activation(activation)
 
 
-# %% book/18_checks_and_seeds.ipynb 167
+# %% book/18_checks_and_seeds.ipynb 171
 _unchecked_dropout_init = Dropout.__init__
 
 

@@ -138,7 +138,7 @@ def _true_classes(y_true, num_classes):
     return _unchecked_true_classes(y_true, num_classes)
 
 
-# %% book/18_checks_and_seeds.ipynb 163
+# %% book/18_checks_and_seeds.ipynb 167
 _unchecked_confusion_matrix, _unchecked_most_confused = confusion_matrix, most_confused
 
 

@@ -10,12 +10,12 @@ book/18_checks_and_seeds.ipynb
 # (0-based); the module's imports, gathered from all its cells, come first.
 
 import numpy as np
-from nnscratch.validation import (
-    check_fraction, check_non_negative_float, check_positive_float,
-)
 from nnscratch.layers import is_weight
 from nnscratch.patch import patch
 import numbers
+from nnscratch.validation import (
+    check_non_negative_float, check_positive_float, check_fraction,
+)
 
 __all__ = ['SGD', 'Momentum', 'Adam']
 
@@ -38,7 +38,7 @@ class SGD:
             param -= self.learning_rate * grad
 
 
-# %% book/10_optimizers.ipynb 22
+# %% book/10_optimizers.ipynb 20
 class Momentum:
     """SGD with momentum, in PyTorch's form: v <- momentum * v + grad, then
     param <- param - learning_rate * v.
@@ -49,8 +49,7 @@ class Momentum:
     """
     def __init__(self, parameters, learning_rate, momentum=0.9):
         self.parameters = list(parameters)
-        self.learning_rate = check_positive_float(learning_rate, "learning_rate")
-        self.momentum = check_fraction(momentum, "momentum")
+        self.learning_rate, self.momentum = learning_rate, momentum
         self.velocities = [np.zeros_like(param) for param, _ in self.parameters]
         self.scratch = [np.empty_like(param) for param, _ in self.parameters]  # lr v
 
@@ -63,7 +62,7 @@ class Momentum:
             param -= np.multiply(v, self.learning_rate, out=scratch)   # no new array
 
 
-# %% book/10_optimizers.ipynb 32
+# %% book/10_optimizers.ipynb 30
 class Adam:
     """Adam (Kingma & Ba) with bias correction and decoupled weight decay as in AdamW.
 
@@ -74,18 +73,15 @@ class Adam:
     def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999,
                  eps=1e-8, weight_decay=0.0):
         self.parameters = list(parameters)
-        self.learning_rate = check_positive_float(learning_rate, "learning_rate")
-        self.beta1 = check_fraction(beta1, "beta1")
-        self.beta2 = check_fraction(beta2, "beta2")
-        self.eps = check_positive_float(eps, "eps")
-        self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
+        self.learning_rate, self.eps = learning_rate, eps
+        self.beta1, self.beta2, self.weight_decay = beta1, beta2, weight_decay
         self.moments = [(np.zeros_like(param), np.zeros_like(param))
                         for param, _ in self.parameters]
         self.scratch = [np.empty_like(param) for param, _ in self.parameters]
         self.steps = 0       # k in the formulas; the first step is k = 1
 
 
-# %% book/10_optimizers.ipynb 36
+# %% book/10_optimizers.ipynb 34
 @patch(Adam)
 def step(self):
     """One Adam update of every parameter, in place: decoupled weight decay, then the
@@ -194,9 +190,11 @@ _unchecked_momentum_init, _unchecked_adam_init = Momentum.__init__, Adam.__init_
 
 @patch(Momentum)
 def __init__(self, parameters, learning_rate, momentum=0.9):
-    """Momentum of chapter 10, with `parameters` checked too."""
+    """Momentum of chapter 10, with its arguments checked."""
     pairs = _check_parameters(parameters)
-    _unchecked_momentum_init(self, pairs, learning_rate, momentum)
+    _unchecked_momentum_init(self, pairs,
+                             check_positive_float(learning_rate, "learning_rate"),
+                             check_fraction(momentum, "momentum"))
 del __init__   # now a method: no stray module-level name
 
 
@@ -204,8 +202,12 @@ del __init__   # now a method: no stray module-level name
 @patch(Adam)
 def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
              weight_decay=0.0):
-    """Adam of chapter 10, with `parameters` and the decay checked too."""
+    """Adam of chapter 10, with its arguments checked."""
     pairs = _check_parameters(parameters)
-    _unchecked_adam_init(self, pairs, learning_rate, beta1, beta2, eps, weight_decay)
+    _unchecked_adam_init(self, pairs,
+                         check_positive_float(learning_rate, "learning_rate"),
+                         check_fraction(beta1, "beta1"), check_fraction(beta2, "beta2"),
+                         check_positive_float(eps, "eps"),
+                         check_non_negative_float(weight_decay, "weight_decay"))
     _check_decay_rate(self)
 del __init__   # now a method: no stray module-level name

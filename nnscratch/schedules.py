@@ -10,10 +10,10 @@ book/18_checks_and_seeds.ipynb
 import numbers
 import numpy as np
 from nnscratch.training import (
-    _check_data, _uses_fused_gradient, _check_head, _check_owner,
+    _uses_fused_gradient, _check_data, _check_head, _check_owner,
 )
 from nnscratch.validation import (
-    check_int, check_non_negative_float, check_positive_float, make_rng, check_fraction,
+    make_rng, check_fraction, check_int, check_non_negative_float, check_positive_float,
 )
 import copy
 from nnscratch.patch import patch
@@ -21,7 +21,7 @@ from nnscratch.patch import patch
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
 
-# %% book/10_optimizers.ipynb 60
+# %% book/10_optimizers.ipynb 58
 def _base_rate(optimizer):
     """The optimizer's current learning_rate as a float; TypeError if it has none."""
     rate = getattr(optimizer, "learning_rate", None)
@@ -31,7 +31,7 @@ def _base_rate(optimizer):
     return float(rate)
 
 
-# %% book/10_optimizers.ipynb 63
+# %% book/10_optimizers.ipynb 61
 class StepDecay:
     """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every
     step_size epochs.
@@ -42,8 +42,7 @@ class StepDecay:
     """
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer, self.base_lr = optimizer, _base_rate(optimizer)
-        self.step_size = check_int(step_size, "step_size", 1)
-        self.gamma = check_positive_float(gamma, "gamma")
+        self.step_size, self.gamma = step_size, gamma
         if self.gamma > 1:
             raise ValueError(f"gamma must be in (0, 1] (a decay), got {gamma}")
 
@@ -54,7 +53,7 @@ class StepDecay:
         self.optimizer.learning_rate = self.base_lr * self.gamma ** steps
 
 
-# %% book/10_optimizers.ipynb 66
+# %% book/10_optimizers.ipynb 64
 class CosineSchedule:
     """Learning rate schedule for train(on_epoch=...): from the current rate down to
     min_lr along half a cosine.
@@ -65,8 +64,7 @@ class CosineSchedule:
     """
     def __init__(self, optimizer, epochs, min_lr=0.0):
         self.optimizer, self.base_lr = optimizer, _base_rate(optimizer)
-        self.epochs = check_int(epochs, "epochs", 1)
-        self.min_lr = check_non_negative_float(min_lr, "min_lr")
+        self.epochs, self.min_lr = epochs, min_lr
         if self.min_lr >= self.base_lr:
             raise ValueError("min_lr must be below the optimizer's learning rate "
                              f"{self.base_lr}, got {min_lr}")
@@ -80,7 +78,7 @@ class CosineSchedule:
         self.optimizer.learning_rate = float(self.min_lr + span * cosine)
 
 
-# %% book/10_optimizers.ipynb 74
+# %% book/10_optimizers.ipynb 72
 def smooth_losses(losses, beta=0.9):
     """Exponential moving average of a sequence of losses, bias-corrected like Adam's m:
     an array of the same length."""
@@ -91,7 +89,7 @@ def smooth_losses(losses, beta=0.9):
     return np.array(smoothed)
 
 
-# %% book/10_optimizers.ipynb 78
+# %% book/10_optimizers.ipynb 76
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
     """One training step on the batch (xb, yb); returns the batch loss before the
     step."""
@@ -104,19 +102,16 @@ def _range_test_step(model, xb, yb, loss_fn, optimizer):
     return loss
 
 
-# %% book/10_optimizers.ipynb 82
+# %% book/10_optimizers.ipynb 80
 def _range_rates(start, stop, steps):
-    """`steps` learning rates from start to stop, evenly spaced on a log scale; errors
-    name the argument."""
-    start = check_positive_float(start, "start")
-    stop = check_positive_float(stop, "stop")
+    """`steps` learning rates from start to stop, evenly spaced on a log scale."""
     if stop <= start:
         raise ValueError(f"stop must be larger than start, got start={start} and "
                          f"stop={stop}")
-    return np.geomspace(start, stop, check_int(steps, "steps", 2))
+    return np.geomspace(start, stop, steps)
 
 
-# %% book/10_optimizers.ipynb 85
+# %% book/10_optimizers.ipynb 83
 def _exploded(losses, factor=4.0):
     """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor`
     times its lowest value."""
@@ -124,7 +119,7 @@ def _exploded(losses, factor=4.0):
     return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
 
 
-# %% book/10_optimizers.ipynb 88
+# %% book/10_optimizers.ipynb 86
 def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100,
                   batch_size=64, *, seed=None, rng=None):
     """Learning rate range test: one training step per random batch, at rates rising
@@ -136,9 +131,9 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     restored at the end (not its other state), and model.training too. seed= or rng=
     picks batches.
     """
-    X, y = _check_data(model, X, y, "X", "y")
+    X, y = (a.astype(model.dtype, copy=False) for a in (X, y))
     rates, rng = _range_rates(start, stop, steps), make_rng(rng, seed)
-    batch_size = min(check_int(batch_size, "batch_size", 1), len(X))
+    batch_size = min(batch_size, len(X))
     arrays = [param for param, _ in model.parameters()] + [
         array for layer in model.layers for array in getattr(layer, "buffers", list)()]
     saved = [array.copy() for array in arrays]
@@ -193,6 +188,10 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     X, y = _check_data(model, X, y, "X", "y")
     _check_head(model, loss_fn, y.shape[1])
     _check_owner(model, optimizer)
+    start = check_positive_float(start, "start")
+    stop = check_positive_float(stop, "stop")
+    steps = check_int(steps, "steps", 2)
+    batch_size = check_int(batch_size, "batch_size", 1)
     shared = {id(array): array for pair in model.parameters() for array in pair}
     state = {k: v for k, v in vars(optimizer).items() if k != "parameters"}
     saved = copy.deepcopy(state, shared)
@@ -220,3 +219,25 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""
     return _unchecked_cosine(self, check_int(epoch, "epoch", 0))
 del __call__   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 154
+_unchecked_step_init = StepDecay.__init__
+_unchecked_cosine_init = CosineSchedule.__init__
+
+
+@patch(StepDecay)
+def __init__(self, optimizer, step_size, gamma=0.1):
+    """StepDecay of chapter 10, with step_size an integer >= 1, gamma a number > 0."""
+    _unchecked_step_init(self, optimizer, check_int(step_size, "step_size", 1),
+                         check_positive_float(gamma, "gamma"))
+del __init__   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 155
+@patch(CosineSchedule)
+def __init__(self, optimizer, epochs, min_lr=0.0):
+    """CosineSchedule of chapter 10, with epochs an integer >= 1 and min_lr >= 0."""
+    _unchecked_cosine_init(self, optimizer, check_int(epochs, "epochs", 1),
+                           check_non_negative_float(min_lr, "min_lr"))
+del __init__   # now a method: no stray module-level name
