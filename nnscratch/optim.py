@@ -81,7 +81,7 @@ class Adam:
         self.steps = 0       # k in the formulas; the first step is k = 1
 
 
-# %% book/10_optimizers.ipynb 34
+# %% book/10_optimizers.ipynb 32
 @patch(Adam)
 def step(self):
     """One Adam update of every parameter, in place: decoupled weight decay, then the

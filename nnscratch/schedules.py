@@ -21,7 +21,7 @@ from nnscratch.patch import patch
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
 
-# %% book/10_optimizers.ipynb 58
+# %% book/10_optimizers.ipynb 56
 def _base_rate(optimizer):
     """The optimizer's current learning_rate as a float; TypeError if it has none."""
     rate = getattr(optimizer, "learning_rate", None)
@@ -31,7 +31,7 @@ def _base_rate(optimizer):
     return float(rate)
 
 
-# %% book/10_optimizers.ipynb 61
+# %% book/10_optimizers.ipynb 59
 class StepDecay:
     """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every
     step_size epochs.
@@ -53,7 +53,7 @@ class StepDecay:
         self.optimizer.learning_rate = self.base_lr * self.gamma ** steps
 
 
-# %% book/10_optimizers.ipynb 64
+# %% book/10_optimizers.ipynb 62
 class CosineSchedule:
     """Learning rate schedule for train(on_epoch=...): from the current rate down to
     min_lr along half a cosine.
@@ -78,7 +78,7 @@ class CosineSchedule:
         self.optimizer.learning_rate = float(self.min_lr + span * cosine)
 
 
-# %% book/10_optimizers.ipynb 72
+# %% book/10_optimizers.ipynb 70
 def smooth_losses(losses, beta=0.9):
     """Exponential moving average of a sequence of losses, bias-corrected like Adam's m:
     an array of the same length."""
@@ -89,7 +89,7 @@ def smooth_losses(losses, beta=0.9):
     return np.array(smoothed)
 
 
-# %% book/10_optimizers.ipynb 76
+# %% book/10_optimizers.ipynb 74
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
     """One training step on the batch (xb, yb); returns the batch loss before the
     step."""
@@ -102,7 +102,7 @@ def _range_test_step(model, xb, yb, loss_fn, optimizer):
     return loss
 
 
-# %% book/10_optimizers.ipynb 80
+# %% book/10_optimizers.ipynb 78
 def _range_rates(start, stop, steps):
     """`steps` learning rates from start to stop, evenly spaced on a log scale."""
     if stop <= start:
@@ -111,7 +111,7 @@ def _range_rates(start, stop, steps):
     return np.geomspace(start, stop, steps)
 
 
-# %% book/10_optimizers.ipynb 83
+# %% book/10_optimizers.ipynb 81
 def _exploded(losses, factor=4.0):
     """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor`
     times its lowest value."""
@@ -119,7 +119,7 @@ def _exploded(losses, factor=4.0):
     return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
 
 
-# %% book/10_optimizers.ipynb 86
+# %% book/10_optimizers.ipynb 84
 def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100,
                   batch_size=64, *, seed=None, rng=None):
     """Learning rate range test: one training step per random batch, at rates rising

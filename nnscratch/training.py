@@ -407,7 +407,7 @@ def _start_loss(model, X, y, loss_fn):
     return max(float(loss_fn.loss(outputs, y)), guess)
 
 
-# %% book/18_checks_and_seeds.ipynb 93
+# %% book/18_checks_and_seeds.ipynb 92
 def _check_arrays_kept(model, start):
     """RuntimeError if a layer holds a parameter or gradient array that shares no memory
     with the arrays `start` it held at the start: it replaced an array the optimizer
