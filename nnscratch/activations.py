@@ -111,7 +111,7 @@ del backward   # now a method: no stray module-level name
 ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
 
 
-# %% book/18_checks_and_seeds.ipynb 140
+# %% book/18_checks_and_seeds.ipynb 143
 def _check_activation_input(x, name):
     """x as floats (integers become float64, as exp would make them); TypeError naming
     `name` unless x is an ndarray of numbers (not bool), ValueError if it is empty."""
@@ -152,7 +152,7 @@ for _cls in (Relu, Tanh, Sigmoid, Softmax):
     _with_checks(_cls)
 
 
-# %% book/18_checks_and_seeds.ipynb 141
+# %% book/18_checks_and_seeds.ipynb 144
 _unchecked_stable_sigmoid = stable_sigmoid
 
 

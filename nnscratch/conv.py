@@ -230,7 +230,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 160
+# %% book/18_checks_and_seeds.ipynb 163
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -247,7 +247,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 162
+# %% book/18_checks_and_seeds.ipynb 165
 _unchecked_im2col, _unchecked_col2im = im2col, col2im
 
 
@@ -272,7 +272,7 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 163
+# %% book/18_checks_and_seeds.ipynb 166
 def col2im(cols, x_shape, kernel_size, stride=1):
     """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
     if not isinstance(x_shape, (tuple, list)):
@@ -294,7 +294,7 @@ def col2im(cols, x_shape, kernel_size, stride=1):
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 172
+# %% book/18_checks_and_seeds.ipynb 175
 _unchecked_conv_init, _unchecked_pool_init = Conv2D.__init__, MaxPool2D.__init__
 
 
@@ -312,7 +312,7 @@ def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 173
+# %% book/18_checks_and_seeds.ipynb 176
 @patch(MaxPool2D)
 def __init__(self, size):
     """MaxPool2D of chapter 15, with size an integer >= 1."""

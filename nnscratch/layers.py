@@ -264,7 +264,7 @@ def backward(self, d_output, skip_activation=False):
 del forward, backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 129
+# %% book/18_checks_and_seeds.ipynb 132
 _unchecked_init_std, _unchecked_as_activation = init_std, as_activation
 
 
@@ -281,7 +281,7 @@ def as_activation(activation):
     return _unchecked_as_activation(activation)
 
 
-# %% book/18_checks_and_seeds.ipynb 171
+# %% book/18_checks_and_seeds.ipynb 174
 _unchecked_dropout_init = Dropout.__init__
 
 

@@ -55,8 +55,8 @@ class CrossEntropyLoss:
         """Minus the batch mean of sum_k y_true * log(y_pred), a float >= 0 (0.0, never
         -0.0, if perfect)."""
         log_p = np.log(y_pred.clip(CrossEntropyLoss.eps, 1.0))
-        # + 0.0 turns -0.0 into 0.0
-        return float(-(y_true * log_p).sum() / y_true.shape[0]) + 0.0
+        # vdot sums y_true * log_p with no product array; + 0.0 turns -0.0 into 0.0
+        return float(-np.vdot(y_true, log_p) / y_true.shape[0]) + 0.0
 
 
 # %% book/04_losses.ipynb 30
@@ -191,7 +191,7 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 112
+# %% book/18_checks_and_seeds.ipynb 115
 CHECK_WRAPPERS = set()   # the wrappers below: train() calls what they wrap
 
 
@@ -212,7 +212,7 @@ for _loss in (MeanSquaredErrorLoss, CrossEntropyLoss):
             setattr(_loss, _name, _checked(getattr(_loss, _name)))
 
 
-# %% book/18_checks_and_seeds.ipynb 114
+# %% book/18_checks_and_seeds.ipynb 117
 def _check_rows(y_true):
     """ValueError unless y_true holds probability rows: >= 0, each row summing to 1."""
     sums = y_true.sum(axis=-1, dtype=np.float64)
@@ -237,7 +237,7 @@ def _rows_checked(method):
 CrossEntropyLoss.loss = _rows_checked(CrossEntropyLoss.loss)   # every batch of train
 
 
-# %% book/18_checks_and_seeds.ipynb 116
+# %% book/18_checks_and_seeds.ipynb 119
 _unchecked_one_hot = one_hot
 
 

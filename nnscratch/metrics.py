@@ -110,7 +110,7 @@ def most_confused(cm, k=5, *, either_way=False):
              int(values[i])) for i in order if values[i] > 0]
 
 
-# %% book/18_checks_and_seeds.ipynb 119
+# %% book/18_checks_and_seeds.ipynb 122
 _unchecked_accuracy = accuracy
 
 
@@ -126,7 +126,7 @@ def accuracy(model, X, y_true):
     return _unchecked_accuracy(model, X, y_true)
 
 
-# %% book/18_checks_and_seeds.ipynb 121
+# %% book/18_checks_and_seeds.ipynb 124
 _unchecked_true_classes = _true_classes
 
 
@@ -138,7 +138,7 @@ def _true_classes(y_true, num_classes):
     return _unchecked_true_classes(y_true, num_classes)
 
 
-# %% book/18_checks_and_seeds.ipynb 167
+# %% book/18_checks_and_seeds.ipynb 170
 _unchecked_confusion_matrix, _unchecked_most_confused = confusion_matrix, most_confused
 
 

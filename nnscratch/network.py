@@ -217,7 +217,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 130
+# %% book/18_checks_and_seeds.ipynb 133
 _unchecked_layer_sizes = layer_sizes
 
 
@@ -232,7 +232,7 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 137
+# %% book/18_checks_and_seeds.ipynb 140
 _unchecked_sequential_init = Sequential.__init__
 
 

@@ -13,11 +13,14 @@ import numpy as np
 from tqdm.auto import tqdm
 from nnscratch.optim import SGD, _check_decay_rate
 from nnscratch.validation import make_rng, check_array, check_int, all_finite
-from nnscratch.network import _check_input, _check_layers
+from nnscratch.network import (
+    _check_input, _check_layers, Sequential, _unchecked_predict,
+)
 from nnscratch.activations import Sigmoid, Softmax
 from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, CHECK_WRAPPERS
 import warnings
 import inspect
+from functools import partial
 
 __all__ = ['train']
 
@@ -473,7 +476,30 @@ class _Trusted:
                 setattr(self, name, inspect.unwrap(method, stop=_not_a_check))
 
 
-# %% book/18_checks_and_seeds.ipynb 101
+# %% book/18_checks_and_seeds.ipynb 102
+class _TrustedModel:
+    """`model` for train()'s loop: predict() skips the input check (train() checked
+    X_test once, not every epoch); every other attribute is the model's."""
+    def __init__(self, model):
+        self.model, self.forward, self.backward = model, model.forward, model.backward
+        self.parameters = model.parameters
+        # the library's predict: its part after the check; a model's own: itself
+        library = getattr(type(model), "predict", None) is Sequential.predict
+        self.predict = partial(_unchecked_predict, model) if library else model.predict
+
+    def __getattr__(self, name):             # layers, dtype, ...: the model's own
+        return getattr(self.model, name)
+
+    @property
+    def training(self):
+        return self.model.training
+
+    @training.setter
+    def training(self, mode):
+        self.model.training = mode
+
+
+# %% book/18_checks_and_seeds.ipynb 104
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 
@@ -497,10 +523,10 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     start = _start_loss(model, X, y, loss_fn)
     watch = _Watch(model, start, on_epoch, patience, optimizer)
     try:
-        losses = _train_unchecked(model, X, y, _Trusted(loss_fn), epochs, batch_size,
-                                  None, X_eval, y_eval, bar, seed=seed, rng=rng,
-                                  optimizer=optimizer, on_epoch=watch,
-                                  patience=patience)
+        losses = _train_unchecked(_TrustedModel(model), X, y, _Trusted(loss_fn),
+                                  epochs, batch_size, None, X_eval, y_eval, bar,
+                                  seed=seed, rng=rng, optimizer=optimizer,
+                                  on_epoch=watch, patience=patience)
         # finite weights, but too large
         if not all_finite(model.predict(X[:PROBE_ROWS])):
             raise FloatingPointError(f"after the last step the model's outputs hold "

@@ -10,7 +10,9 @@ from nnscratch import (
     CrossEntropyLoss,
     MeanSquaredErrorLoss,
     NeuralNetwork,
+    Layer,
     ParamPair,
+    Sequential,
     Sigmoid,
     Softmax,
     Tanh,
@@ -788,3 +790,45 @@ def test_a_users_decorated_loss_method_keeps_its_decorator_in_train():
     losses, _ = train(NeuralNetwork(2, 1, 4, 1, seed=0), X, y, MyMSE(), 2, 4, 0.05,
                       bar=False, seed=0)
     assert len(losses) == 2 and len(calls) >= 4          # every batch went through it
+
+
+def test_the_held_out_data_is_checked_once_per_call_not_per_epoch(monkeypatch):
+    """The held-out loss of each epoch predicts without checking X_test again:
+    network._check_input runs as often for 1 epoch as for 5; the losses are those of
+    a checked predict."""
+    from nnscratch import network
+
+    calls = []
+    original = network._check_input
+    monkeypatch.setattr(network, "_check_input",
+                        lambda *args: calls.append(1) or original(*args))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    Y = one_hot(rng.integers(0, 2, 40), 2)
+    counts = []
+    for epochs in (1, 5):
+        calls.clear()
+        model = NeuralNetwork(3, 2, 4, 1, head_activation=Softmax, seed=0)
+        _, eval_losses = train(model, X, Y, CrossEntropyLoss, epochs, 8, 0.1, X, Y,
+                               bar=False, seed=0)
+        counts.append(len(calls))
+    assert counts[0] == counts[1]
+    assert np.isclose(eval_losses[-1], CrossEntropyLoss.loss(model.predict(X), Y))
+
+
+def test_a_model_with_its_own_predict_keeps_it_in_train():
+    """A Sequential subclass that defines predict() gets its own predict for the
+    held-out loss inside train(), not the library's."""
+    calls = []
+
+    class Clipped(Sequential):
+        def predict(self, X, batch_size=2048):
+            calls.append(len(X))
+            return super().predict(X, batch_size)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2)).astype(np.float32)      # probes take 256 rows
+    Y = one_hot(rng.integers(0, 2, 300), 2)
+    model = Clipped(Layer(2, 2, seed=0), Softmax())
+    train(model, X, Y, CrossEntropyLoss, 3, 100, 0.1, X, Y, bar=False, seed=0)
+    assert calls.count(300) == 3                    # the held-out loss of each epoch
