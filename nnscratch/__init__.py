@@ -21,11 +21,11 @@ from .optim import SGD, Momentum, Adam
 from .training import train
 from .metrics import accuracy, confusion_matrix, most_confused
 from .animation import offline_jshtml
+from .data import MnistSourceWarning, load_mnist, mnist_cache_dir, read_idx
 from .schedules import StepDecay, CosineSchedule, smooth_losses, lr_range_test
 from .autograd import Tensor
 from .conv import conv_output_size, im2col, col2im, Conv2D, MaxPool2D, Flatten
 from .batchnorm import BatchNorm
-from .data import MnistSourceWarning, mnist_cache_dir, read_idx, load_mnist
 from .files import check_regular_file, read_exactly, atomic_write, read_npz
 from .serialization import save_checkpoint, load_checkpoint
 
@@ -42,9 +42,9 @@ __all__ = [
     'Softmax', 'MeanSquaredErrorLoss', 'one_hot', 'CrossEntropyLoss',
     'BinaryCrossEntropyLoss', 'Sequential', 'layer_sizes', 'NeuralNetwork', 'SGD',
     'Momentum', 'Adam', 'train', 'accuracy', 'confusion_matrix', 'most_confused',
-    'offline_jshtml', 'StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test',
-    'Tensor', 'conv_output_size', 'im2col', 'col2im', 'Conv2D', 'MaxPool2D', 'Flatten',
-    'BatchNorm', 'MnistSourceWarning', 'mnist_cache_dir', 'read_idx', 'load_mnist',
-    'check_regular_file', 'read_exactly', 'atomic_write', 'read_npz', 'save_checkpoint',
-    'load_checkpoint',
+    'offline_jshtml', 'MnistSourceWarning', 'load_mnist', 'mnist_cache_dir', 'read_idx',
+    'StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test', 'Tensor',
+    'conv_output_size', 'im2col', 'col2im', 'Conv2D', 'MaxPool2D', 'Flatten',
+    'BatchNorm', 'check_regular_file', 'read_exactly', 'atomic_write', 'read_npz',
+    'save_checkpoint', 'load_checkpoint',
 ]

@@ -111,7 +111,7 @@ del backward   # now a method: no stray module-level name
 ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
 
 
-# %% book/18_checks_and_seeds.ipynb 143
+# %% book/18_checks_and_seeds.ipynb 169
 def _check_activation_input(x, name):
     """x as floats (integers become float64, as exp would make them); TypeError naming
     `name` unless x is an ndarray of numbers (not bool), ValueError if it is empty."""
@@ -124,6 +124,7 @@ def _check_activation_input(x, name):
     return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
+# %% book/18_checks_and_seeds.ipynb 172
 def _with_checks(cls):
     """Wrap cls.forward (x checked, its shape kept) and cls.backward (after forward)."""
     forward, backward = cls.forward, cls.backward
@@ -152,7 +153,7 @@ for _cls in (Relu, Tanh, Sigmoid, Softmax):
     _with_checks(_cls)
 
 
-# %% book/18_checks_and_seeds.ipynb 144
+# %% book/18_checks_and_seeds.ipynb 174
 _unchecked_stable_sigmoid = stable_sigmoid
 
 

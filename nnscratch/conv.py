@@ -230,7 +230,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 163
+# %% book/18_checks_and_seeds.ipynb 193
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -247,10 +247,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 165
-_unchecked_im2col, _unchecked_col2im = im2col, col2im
-
-
+# %% book/18_checks_and_seeds.ipynb 195
 def _check_windows(shape, kernel_size, stride, name):
     """ValueError unless `shape` is (N, C, H, W) and a k x k window fits H and W."""
     check_int(kernel_size, "kernel_size", 1)
@@ -263,6 +260,10 @@ def _check_windows(shape, kernel_size, stride, name):
                          f"{name}, {shape[2]} x {shape[3]}")
 
 
+# %% book/18_checks_and_seeds.ipynb 198
+_unchecked_im2col, _unchecked_col2im = im2col, col2im
+
+
 def im2col(x, kernel_size, stride=1):
     """im2col of chapter 15, for a 4-D array x whose images hold a window."""
     if not isinstance(x, np.ndarray):
@@ -272,7 +273,7 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 166
+# %% book/18_checks_and_seeds.ipynb 200
 def col2im(cols, x_shape, kernel_size, stride=1):
     """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
     if not isinstance(x_shape, (tuple, list)):
@@ -294,7 +295,7 @@ def col2im(cols, x_shape, kernel_size, stride=1):
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 175
+# %% book/18_checks_and_seeds.ipynb 211
 _unchecked_conv_init, _unchecked_pool_init = Conv2D.__init__, MaxPool2D.__init__
 
 
@@ -312,7 +313,7 @@ def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 176
+# %% book/18_checks_and_seeds.ipynb 212
 @patch(MaxPool2D)
 def __init__(self, size):
     """MaxPool2D of chapter 15, with size an integer >= 1."""

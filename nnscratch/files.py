@@ -20,7 +20,7 @@ from nnscratch.validation import check_int
 __all__ = ['check_regular_file', 'read_exactly', 'atomic_write', 'read_npz']
 
 
-# %% book/19_loading_mnist.ipynb 12
+# %% book/19_loading_mnist.ipynb 11
 def check_regular_file(path):
     """Path(path) if it names a regular file (or a link to one), else ValueError naming
     it: a folder, FIFO or device is never opened; FileNotFoundError if there is none."""
@@ -38,7 +38,7 @@ def check_regular_file(path):
     return path
 
 
-# %% book/19_loading_mnist.ipynb 14
+# %% book/19_loading_mnist.ipynb 13
 def read_exactly(f, n, path, chunk=1 << 20):
     """Exactly n bytes (a bytearray) from the binary stream f, which must then end.
 
@@ -56,7 +56,7 @@ def read_exactly(f, n, path, chunk=1 << 20):
     return data
 
 
-# %% book/19_loading_mnist.ipynb 29
+# %% book/19_loading_mnist.ipynb 28
 def atomic_write(path, write):
     """Write the file `path` in one step: write(f) fills a temporary binary file beside
     it, which then replaces `path`. On any error the old file stays, and no temporary
@@ -88,7 +88,7 @@ def atomic_write(path, write):
             os.close(folder)
 
 
-# %% book/19_loading_mnist.ipynb 32
+# %% book/19_loading_mnist.ipynb 31
 def _read_npy(archive, info, shape, dtype, path):
     """One array of an open .npz archive, checked before it is read: `dtype` and `shape`
     (None in it matches any length), or any array of numbers or text for shape None."""
@@ -123,7 +123,7 @@ def _read_npy(archive, info, shape, dtype, path):
     return np.frombuffer(data, found_dtype).reshape(found_shape, order=order)
 
 
-# %% book/19_loading_mnist.ipynb 34
+# %% book/19_loading_mnist.ipynb 33
 def read_npz(path, expected, max_bytes):
     """{name: array} from the .npz file `path`, which must hold exactly the arrays of
     `expected` ({name: (shape, dtype)}; None in a shape matches any length), at most

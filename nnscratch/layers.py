@@ -127,7 +127,7 @@ def parameters(self):
 del parameters   # now a method: no stray module-level name
 
 
-# %% book/12_regularisation.ipynb 38
+# %% book/12_regularisation.ipynb 42
 class Dropout:
     """Inverted dropout: while training, zero each value with probability `rate`, scale
     the rest by 1/(1-rate).
@@ -145,7 +145,7 @@ class Dropout:
         self.training = False   # set by the network: drop only while training
 
 
-# %% book/12_regularisation.ipynb 41
+# %% book/12_regularisation.ipynb 45
 @patch(Dropout)
 def forward(self, x):
     """x with dropout applied while self.training (and rate > 0), else x itself; caches
@@ -170,7 +170,7 @@ def forward(self, x):
 del forward   # now a method: no stray module-level name
 
 
-# %% book/12_regularisation.ipynb 44
+# %% book/12_regularisation.ipynb 48
 @patch(Dropout)
 def backward(self, d_output):
     """dL/dx: d_output times the mask of the last forward() (unchanged if it did not
@@ -202,6 +202,7 @@ def _float_dtype(dtype):
     return dtype
 
 
+# %% book/18_checks_and_seeds.ipynb 49
 def _check_activation(activation, name):
     """TypeError naming `name` unless activation is None or has forward() and
     backward()."""
@@ -215,7 +216,7 @@ def _check_activation(activation, name):
                         f"backward(), e.g. Relu or Relu(), got {activation!r}")
 
 
-# %% book/18_checks_and_seeds.ipynb 47
+# %% book/18_checks_and_seeds.ipynb 52
 _unchecked_layer_init = Layer.__init__
 
 
@@ -232,8 +233,8 @@ def __init__(self, input_size, output_size, activation=None, *, init="lecun", rn
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 48
-_unchecked_forward, _unchecked_backward = Layer.forward, Layer.backward
+# %% book/18_checks_and_seeds.ipynb 54
+_unchecked_forward = Layer.forward
 
 
 @patch(Layer)
@@ -247,6 +248,11 @@ def forward(self, x):
     if x.ndim != 2 or x.shape[1] != n_in:
         raise ValueError(f"x must have shape (batch, {n_in}), got {x.shape}")
     return _unchecked_forward(self, x)
+del forward   # now a method: no stray module-level name
+
+
+# %% book/18_checks_and_seeds.ipynb 57
+_unchecked_backward = Layer.backward
 
 
 @patch(Layer)
@@ -261,11 +267,11 @@ def backward(self, d_output, skip_activation=False):
         raise ValueError(f"d_output must have shape {expected} (batch, output_size), "
                          f"got {getattr(d_output, 'shape', type(d_output).__name__)}")
     return _unchecked_backward(self, d_output, skip_activation)
-del forward, backward   # now a method: no stray module-level name
+del backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 132
-_unchecked_init_std, _unchecked_as_activation = init_std, as_activation
+# %% book/18_checks_and_seeds.ipynb 151
+_unchecked_init_std = init_std
 
 
 def init_std(name, n_in, n_out):
@@ -275,13 +281,17 @@ def init_std(name, n_in, n_out):
     return _unchecked_init_std(name, n_in, n_out)
 
 
+# %% book/18_checks_and_seeds.ipynb 154
+_unchecked_as_activation = as_activation
+
+
 def as_activation(activation):
     """as_activation of chapter 2; TypeError unless it has forward() and backward()."""
     _check_activation(activation, "activation")
     return _unchecked_as_activation(activation)
 
 
-# %% book/18_checks_and_seeds.ipynb 174
+# %% book/18_checks_and_seeds.ipynb 210
 _unchecked_dropout_init = Dropout.__init__
 
 

@@ -57,7 +57,7 @@ def accuracy(model, X, y_true):
     return float(np.mean((probs[:, 0] >= 0.5) == labels))
 
 
-# %% book/08_mnist.ipynb 42
+# %% book/08_mnist.ipynb 51
 def confusion_matrix(y_true, y_pred, num_classes):
     """C[i, j] = how many examples of class i were predicted as class j; int64,
     (num_classes, num_classes).
@@ -72,7 +72,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return counts.reshape(num_classes, num_classes)
 
 
-# %% book/08_mnist.ipynb 47
+# %% book/08_mnist.ipynb 56
 def _check_counts(cm):
     """TypeError unless cm is a square 2-D integer array; ValueError if a count is
     negative."""
@@ -86,14 +86,14 @@ def _check_counts(cm):
         raise ValueError(f"cm must hold counts (>= 0), got a minimum of {cm.min()}")
 
 
-# %% book/08_mnist.ipynb 50
+# %% book/08_mnist.ipynb 59
 def _candidate_cells(n, either_way):
     """(rows, cols) of the cells most_confused ranks: above the diagonal, or every
     off-diagonal cell."""
     return np.triu_indices(n, 1) if either_way else np.nonzero(~np.eye(n, dtype=bool))
 
 
-# %% book/08_mnist.ipynb 53
+# %% book/08_mnist.ipynb 62
 def most_confused(cm, k=5, *, either_way=False):
     """The k largest off-diagonal counts of cm as (true, predicted, count), largest
     first, zeros left out.
@@ -110,7 +110,7 @@ def most_confused(cm, k=5, *, either_way=False):
              int(values[i])) for i in order if values[i] > 0]
 
 
-# %% book/18_checks_and_seeds.ipynb 122
+# %% book/18_checks_and_seeds.ipynb 141
 _unchecked_accuracy = accuracy
 
 
@@ -126,7 +126,7 @@ def accuracy(model, X, y_true):
     return _unchecked_accuracy(model, X, y_true)
 
 
-# %% book/18_checks_and_seeds.ipynb 124
+# %% book/18_checks_and_seeds.ipynb 143
 _unchecked_true_classes = _true_classes
 
 
@@ -138,8 +138,8 @@ def _true_classes(y_true, num_classes):
     return _unchecked_true_classes(y_true, num_classes)
 
 
-# %% book/18_checks_and_seeds.ipynb 170
-_unchecked_confusion_matrix, _unchecked_most_confused = confusion_matrix, most_confused
+# %% book/18_checks_and_seeds.ipynb 204
+_unchecked_confusion_matrix = confusion_matrix
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -148,6 +148,10 @@ def confusion_matrix(y_true, y_pred, num_classes):
     check_labels(y_true, "y_true", num_classes)
     check_labels(y_pred, "y_pred", num_classes)
     return _unchecked_confusion_matrix(y_true, y_pred, num_classes)
+
+
+# %% book/18_checks_and_seeds.ipynb 206
+_unchecked_most_confused = most_confused
 
 
 def most_confused(cm, k=5, *, either_way=False):

@@ -139,7 +139,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/12_regularisation.ipynb 55
+# %% book/12_regularisation.ipynb 59
 _network_init = NeuralNetwork.__init__   # chapter 5's constructor, extended below
 
 
@@ -164,7 +164,7 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 51
+# %% book/18_checks_and_seeds.ipynb 61
 _unchecked_network_init = NeuralNetwork.__init__
 
 
@@ -187,10 +187,7 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 53
-_unchecked_predict = Sequential.predict
-
-
+# %% book/18_checks_and_seeds.ipynb 63
 def _check_input(model, X, name):
     """X checked for model (shape for a dense first layer, finite, fits the dtype);
     returns X."""
@@ -208,6 +205,10 @@ def _check_input(model, X, name):
     return X
 
 
+# %% book/18_checks_and_seeds.ipynb 66
+_unchecked_predict = Sequential.predict
+
+
 @patch(Sequential)
 def predict(self, X, batch_size=2048):
     """The outputs for X, computed in batches of rows with training off; X is checked
@@ -217,7 +218,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 133
+# %% book/18_checks_and_seeds.ipynb 156
 _unchecked_layer_sizes = layer_sizes
 
 
@@ -232,10 +233,7 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 140
-_unchecked_sequential_init = Sequential.__init__
-
-
+# %% book/18_checks_and_seeds.ipynb 163
 def _check_layers(layers):
     """TypeError unless each layer has forward() and backward(); ValueError for an
     object at two positions (its second forward would overwrite what the first one
@@ -254,6 +252,10 @@ def _check_layers(layers):
             raise TypeError(f"layer {k} must be an object with forward() and "
                             f"backward(), such as Layer(2, 3) or Relu(), got "
                             f"{layer!r}{hint}")
+
+
+# %% book/18_checks_and_seeds.ipynb 166
+_unchecked_sequential_init = Sequential.__init__
 
 
 @patch(Sequential)

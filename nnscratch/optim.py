@@ -107,7 +107,7 @@ def step(self):
 del step   # now a method: no stray module-level name
 
 
-# %% book/12_regularisation.ipynb 21
+# %% book/12_regularisation.ipynb 25
 _sgd_init = SGD.__init__   # chapter 6's constructor, extended below
 
 
@@ -120,7 +120,7 @@ def __init__(self, parameters, learning_rate, weight_decay=0.0):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/12_regularisation.ipynb 23
+# %% book/12_regularisation.ipynb 27
 @patch(SGD)
 def step(self):
     """Move every parameter one step against its gradient, plus weight decay on the
@@ -134,7 +134,7 @@ def step(self):
 del step   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 56
+# %% book/18_checks_and_seeds.ipynb 69
 def _check_parameters(parameters):
     """The (parameter, gradient) pairs as a list; TypeError for a model or the like."""
     if callable(getattr(parameters, "parameters", None)):
@@ -155,7 +155,7 @@ def _check_parameters(parameters):
     return pairs
 
 
-# %% book/18_checks_and_seeds.ipynb 59
+# %% book/18_checks_and_seeds.ipynb 72
 def _check_decay_rate(optimizer):
     """ValueError if learning_rate * weight_decay >= 1 (each step flips the sign)."""
     rate = getattr(optimizer, "learning_rate", 0)
@@ -169,7 +169,7 @@ def _check_decay_rate(optimizer):
                          f"weight_decay below {1 / rate:.3g}")
 
 
-# %% book/18_checks_and_seeds.ipynb 61
+# %% book/18_checks_and_seeds.ipynb 74
 _unchecked_sgd_init = SGD.__init__
 
 
@@ -184,7 +184,7 @@ def __init__(self, parameters, learning_rate, weight_decay=0.0):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 62
+# %% book/18_checks_and_seeds.ipynb 75
 _unchecked_momentum_init, _unchecked_adam_init = Momentum.__init__, Adam.__init__
 
 
@@ -198,7 +198,7 @@ def __init__(self, parameters, learning_rate, momentum=0.9):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 63
+# %% book/18_checks_and_seeds.ipynb 76
 @patch(Adam)
 def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
              weight_decay=0.0):

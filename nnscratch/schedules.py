@@ -159,7 +159,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     return rates[:len(losses)], np.array(losses)
 
 
-# %% book/18_checks_and_seeds.ipynb 148
+# %% book/18_checks_and_seeds.ipynb 178
 _unchecked_smooth_losses = smooth_losses
 
 
@@ -178,7 +178,7 @@ def smooth_losses(losses, beta=0.9):
     return _unchecked_smooth_losses(values, beta)
 
 
-# %% book/18_checks_and_seeds.ipynb 151
+# %% book/18_checks_and_seeds.ipynb 181
 _unchecked_lr_range_test = lr_range_test
 
 
@@ -202,7 +202,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
         vars(optimizer).update(saved)
 
 
-# %% book/18_checks_and_seeds.ipynb 154
+# %% book/18_checks_and_seeds.ipynb 184
 _unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__call__
 
 
@@ -213,7 +213,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 155
+# %% book/18_checks_and_seeds.ipynb 185
 @patch(CosineSchedule)
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""
@@ -221,7 +221,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 157
+# %% book/18_checks_and_seeds.ipynb 187
 _unchecked_step_init = StepDecay.__init__
 _unchecked_cosine_init = CosineSchedule.__init__
 
@@ -234,7 +234,7 @@ def __init__(self, optimizer, step_size, gamma=0.1):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 158
+# %% book/18_checks_and_seeds.ipynb 188
 @patch(CosineSchedule)
 def __init__(self, optimizer, epochs, min_lr=0.0):
     """CosineSchedule of chapter 10, with epochs an integer >= 1 and min_lr >= 0."""

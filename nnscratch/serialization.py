@@ -38,6 +38,7 @@ OLD_FORMATS = ("nnscratch-model-1", "nnscratch-model-2")   # the seed's NeuralNe
 LayerType = namedtuple("LayerType", "cls fields shapes build config", defaults=[None])
 
 
+# %% book/21_save_and_load.ipynb 9
 def _activation_class(name):
     """The class in ACTIVATIONS as `name` (None for None), else ValueError."""
     if name is not None and name not in ACTIVATIONS:
@@ -46,6 +47,7 @@ def _activation_class(name):
     return None if name is None else ACTIVATIONS[name]
 
 
+# %% book/21_save_and_load.ipynb 12
 def _dense_config(layer):
     """A dense layer's configuration: sizes, activation name, needs_input_grad."""
     activation = layer.activation
@@ -57,7 +59,7 @@ def _dense_config(layer):
             "activation": name, "needs_input_grad": layer.needs_input_grad}
 
 
-# %% book/21_save_and_load.ipynb 7
+# %% book/21_save_and_load.ipynb 15
 def _dense_build(config, dtype, rng):
     """A new dense layer of `config` (its weights are overwritten right after)."""
     if not isinstance(config["needs_input_grad"], bool):
@@ -98,7 +100,7 @@ LAYER_TYPES = {
 }
 
 
-# %% book/21_save_and_load.ipynb 8
+# %% book/21_save_and_load.ipynb 16
 def _layer_type(name):
     """The LayerType of `name`: LAYER_TYPES, then the activations; None if unknown."""
     if name in LAYER_TYPES:
@@ -109,7 +111,7 @@ def _layer_type(name):
     return None
 
 
-# %% book/21_save_and_load.ipynb 9
+# %% book/21_save_and_load.ipynb 18
 def _plain(value):
     """A configuration value as JSON stores it: bool, int, float, str or None."""
     if isinstance(value, (bool, np.bool_)):
@@ -119,6 +121,7 @@ def _plain(value):
     return float(value) if isinstance(value, numbers.Real) else value
 
 
+# %% book/21_save_and_load.ipynb 21
 def _layer_record(layer, i):
     """(type name, configuration, {name: array}) of layer i; TypeError if unknown."""
     name = type(layer).__name__
@@ -136,7 +139,7 @@ def _layer_record(layer, i):
     return name, config, {key: getattr(layer, key) for key in kind.shapes(config)}
 
 
-# %% book/21_save_and_load.ipynb 12
+# %% book/21_save_and_load.ipynb 24
 def _package_version():
     """The installed nnscratch's version, from its metadata (no `import nnscratch`)."""
     try:
@@ -145,6 +148,7 @@ def _package_version():
         return "0+unknown"
 
 
+# %% book/21_save_and_load.ipynb 27
 def _check_savable(value, shape, dtype, what):
     """ValueError naming `what` unless `value` is a finite `dtype` array of `shape`."""
     array = isinstance(value, np.ndarray)
@@ -157,7 +161,7 @@ def _check_savable(value, shape, dtype, what):
                          f"diverge?)")
 
 
-# %% book/21_save_and_load.ipynb 13
+# %% book/21_save_and_load.ipynb 30
 def _model_entries(model):
     """Everything needed to rebuild `model`, as {entry name: plain NumPy array}."""
     if not isinstance(model, Sequential):
@@ -182,7 +186,7 @@ def _model_entries(model):
     return entries
 
 
-# %% book/21_save_and_load.ipynb 14
+# %% book/21_save_and_load.ipynb 31
 def _npz_path(path):
     """`path` as a Path ending in ".npz" (added if missing); ValueError for a folder."""
     if not isinstance(path, (str, os.PathLike)):
@@ -199,7 +203,7 @@ def _npz_path(path):
     return path
 
 
-# %% book/21_save_and_load.ipynb 15
+# %% book/21_save_and_load.ipynb 32
 @patch(Sequential)
 def save(self, path):
     """Write the model to `path` (".npz" appended if missing); return the Path written.
@@ -218,7 +222,7 @@ def save(self, path):
 del save   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 19
+# %% book/21_save_and_load.ipynb 36
 def _check_file(path):
     """FileNotFoundError if `path` is missing, ValueError unless it is a regular file
     that starts like a zip archive (a FIFO or folder is never opened)."""
@@ -235,7 +239,7 @@ def _check_file(path):
         raise ValueError(f"{path} is not an nnscratch model file: it {what}")
 
 
-# %% book/21_save_and_load.ipynb 20
+# %% book/21_save_and_load.ipynb 37
 MAX_MODEL_BYTES = 2**32   # 4 GiB unpacked: load() refuses larger archives unread
 
 
@@ -260,7 +264,7 @@ def _entries(archive, path):
     return entries
 
 
-# %% book/21_save_and_load.ipynb 23
+# %% book/21_save_and_load.ipynb 40
 TEXT_BYTES = 2**20   # the longest string entry read: 1 MiB
 
 
@@ -278,7 +282,7 @@ def _read_small(archive, entries, key, path, kinds, ndim=0):
     return value
 
 
-# %% book/21_save_and_load.ipynb 26
+# %% book/21_save_and_load.ipynb 43
 def _read_format(archive, entries, path, formats):
     """The file's format version if it is one of `formats`; else ValueError."""
     if "format_version" not in entries:
@@ -293,6 +297,7 @@ def _read_format(archive, entries, path, formats):
     return found
 
 
+# %% book/21_save_and_load.ipynb 46
 def _read_json(archive, entries, key, path):
     """The JSON object stored as the string entry `key`; ValueError naming `path`."""
     try:
@@ -305,6 +310,7 @@ def _read_json(archive, entries, key, path):
     return value
 
 
+# %% book/21_save_and_load.ipynb 49
 def _check_keys(value, keys, key, path):
     """ValueError unless the dict `value` (entry `key`) has exactly the keys `keys`."""
     if set(value) != set(keys):
@@ -312,7 +318,7 @@ def _check_keys(value, keys, key, path):
                          f"got {', '.join(map(str, value))}")
 
 
-# %% book/21_save_and_load.ipynb 27
+# %% book/21_save_and_load.ipynb 52
 def _float_dtype(name, path):
     """The floating-point dtype called `name`; ValueError naming `path` otherwise."""
     try:
@@ -325,6 +331,7 @@ def _float_dtype(name, path):
     return dtype
 
 
+# %% book/21_save_and_load.ipynb 55
 def _plan(arch, path):
     """([(name, LayerType, configuration)] of the layers, dtype, {entry: shape})."""
     dtype, layers, shapes = _float_dtype(arch["dtype"], path), [], {}
@@ -350,7 +357,7 @@ def _plan(arch, path):
     return layers, dtype, shapes
 
 
-# %% book/21_save_and_load.ipynb 29
+# %% book/21_save_and_load.ipynb 58
 def _check_entries(entries, header, arrays, needed, path):
     """ValueError unless the entries are exactly `header` and `arrays`, and the arrays
     unpack to at most `needed` bytes (plus headers and 64 KiB)."""
@@ -369,7 +376,7 @@ def _check_entries(entries, header, arrays, needed, path):
                          f"damaged file, or a zip bomb)")
 
 
-# %% book/21_save_and_load.ipynb 30
+# %% book/21_save_and_load.ipynb 60
 def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     """{key: array} for each key of `shapes`, read from entry renames.get(key, key)."""
     values = {}
@@ -381,6 +388,7 @@ def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     return values
 
 
+# %% book/21_save_and_load.ipynb 63
 def _build_layers(layers, values, dtype, path):
     """The layers of the plan `layers`, built by their constructors, with `values`."""
     rng, built = np.random.default_rng(0), []
@@ -395,7 +403,7 @@ def _build_layers(layers, values, dtype, path):
     return built
 
 
-# %% book/21_save_and_load.ipynb 32
+# %% book/21_save_and_load.ipynb 66
 def _assemble(cls, arch, layers, path):
     """A `cls` (or the saved NeuralNetwork, for Sequential.load) holding `layers`."""
     if arch["model"] == "NeuralNetwork":
@@ -412,7 +420,7 @@ def _assemble(cls, arch, layers, path):
     return model
 
 
-# %% book/21_save_and_load.ipynb 33
+# %% book/21_save_and_load.ipynb 67
 MODEL_KEYS = ("model", "dtype", "nnscratch_version", "layers")
 
 
@@ -434,7 +442,7 @@ def _architecture(archive, entries, path, found):
     return arch, ["format_version", "architecture"], {}
 
 
-# %% book/21_save_and_load.ipynb 34
+# %% book/21_save_and_load.ipynb 68
 READABLE_FORMATS = (FORMAT_VERSION, *OLD_FORMATS, CHECKPOINT_FORMAT)
 
 
@@ -470,7 +478,7 @@ def load(cls, path):
 del load   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 39
+# %% book/21_save_and_load.ipynb 73
 def _describe(layer):
     """`Type(setting=value, ...)` from the record save() writes; the layer's own repr
     if its class has one; Python's default for a type the registry does not know."""
@@ -490,6 +498,7 @@ for _cls in [kind.cls for kind in LAYER_TYPES.values()] + list(ACTIVATIONS.value
         _cls.__repr__ = _describe
 
 
+# %% book/21_save_and_load.ipynb 76
 @patch(Sequential)
 def __repr__(self):
     """The class, then its layers, one per line, numbered as in model.layers."""
@@ -498,7 +507,7 @@ def __repr__(self):
 del __repr__   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 42
+# %% book/21_save_and_load.ipynb 79
 SIZE_KEYS = ("input_size", "output_size", "hidden_layer_size", "num_hidden_layers")
 
 
@@ -529,7 +538,7 @@ def _legacy_header(archive, entries, path, found):
     return head, names, str(read("dtype", "U")), rate, keys
 
 
-# %% book/21_save_and_load.ipynb 43
+# %% book/21_save_and_load.ipynb 80
 def _legacy_architecture(archive, entries, path, found):
     """A format 1 or 2 file's architecture in format 3's terms, its header entries, and
     {format 3 array key: the file's entry name}."""
@@ -550,7 +559,7 @@ def _legacy_architecture(archive, entries, path, found):
     return arch, keys, renames
 
 
-# %% book/21_save_and_load.ipynb 48
+# %% book/21_save_and_load.ipynb 85
 OptimizerType = namedtuple("OptimizerType", "cls hyperparameters counters state")
 OPTIMIZER_TYPES = {
     "SGD": OptimizerType(SGD, ("learning_rate", "weight_decay"), (), ()),
@@ -573,7 +582,7 @@ def _state_arrays(optimizer):
     return {}
 
 
-# %% book/21_save_and_load.ipynb 49
+# %% book/21_save_and_load.ipynb 86
 def save_checkpoint(path, model, optimizer):
     """Write `model` and the state of `optimizer` (built on model.parameters()) to
     `path` (".npz" appended if missing), atomically, no pickle; return the Path written.
@@ -604,7 +613,7 @@ def save_checkpoint(path, model, optimizer):
     return path
 
 
-# %% book/21_save_and_load.ipynb 50
+# %% book/21_save_and_load.ipynb 87
 def _optimizer_plan(archive, entries, path):
     """(OptimizerType, saved state dict, [state entry names]) of a checkpoint."""
     state = _read_json(archive, entries, "optimizer", path)
@@ -622,7 +631,7 @@ def _optimizer_plan(archive, entries, path):
     return kind, state, names
 
 
-# %% book/21_save_and_load.ipynb 51
+# %% book/21_save_and_load.ipynb 88
 def _build_optimizer(kind, state, model, archive, entries, path):
     """An optimizer of `kind` on model.parameters(), with the saved state filled in."""
     pairs = model.parameters()
@@ -644,7 +653,7 @@ def _build_optimizer(kind, state, model, archive, entries, path):
     return optimizer
 
 
-# %% book/21_save_and_load.ipynb 52
+# %% book/21_save_and_load.ipynb 89
 def load_checkpoint(path):
     """(model, optimizer) saved by save_checkpoint at `path` (".npz" added if missing).
 

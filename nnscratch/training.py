@@ -114,7 +114,7 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     return train_losses, eval_losses
 
 
-# %% book/12_regularisation.ipynb 13
+# %% book/12_regularisation.ipynb 14
 def _model_arrays(model):
     """The arrays training changes: every parameter, and each layer's buffers() if any
     (statistics that are not parameters, like batch normalisation's, chapter 16)."""
@@ -123,6 +123,7 @@ def _model_arrays(model):
     return [param for param, _ in model.parameters()] + buffers
 
 
+# %% book/12_regularisation.ipynb 17
 class _EarlyStopping:
     """Track the held-out loss, keep a copy of the best epoch's parameters, say when to
     stop."""
@@ -148,7 +149,7 @@ class _EarlyStopping:
             param[...] = best
 
 
-# %% book/12_regularisation.ipynb 16
+# %% book/12_regularisation.ipynb 20
 _train_without_patience = train   # chapter 6's loop, wrapped below
 
 
@@ -182,7 +183,7 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
         stopper.restore()
 
 
-# %% book/18_checks_and_seeds.ipynb 66
+# %% book/18_checks_and_seeds.ipynb 79
 def _check_data(model, X, y, x_name, y_name):
     """X and y checked against the model and converted (once) to its dtype; ValueError
     with a hint."""
@@ -203,7 +204,7 @@ def _check_data(model, X, y, x_name, y_name):
     return X.astype(model.dtype, copy=False), y.astype(model.dtype, copy=False)
 
 
-# %% book/18_checks_and_seeds.ipynb 68
+# %% book/18_checks_and_seeds.ipynb 81
 def _make_optimizer(model, learning_rate, optimizer):
     """The optimizer train() steps: `optimizer` if given, else SGD(model.parameters(),
     learning_rate).
@@ -225,7 +226,7 @@ def _make_optimizer(model, learning_rate, optimizer):
     return optimizer
 
 
-# %% book/18_checks_and_seeds.ipynb 70
+# %% book/18_checks_and_seeds.ipynb 83
 def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test,
                       y_test, on_epoch, patience):
     """train()'s arguments checked; X, y, X_eval, y_eval in the model's dtype (None
@@ -263,7 +264,7 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
     return (X, y) + _check_data(model, X_test, y_test, "X_test", "y_test")
 
 
-# %% book/18_checks_and_seeds.ipynb 74
+# %% book/18_checks_and_seeds.ipynb 87
 def _check_head(model, loss_fn, outputs):
     """ValueError unless the head fits: Softmax (>= 2 outputs) for cross-entropy, one
     Sigmoid output for binary cross-entropy; other losses take any head."""
@@ -292,7 +293,7 @@ def _check_head(model, loss_fn, outputs):
                          f"classes, Softmax and CrossEntropyLoss)")
 
 
-# %% book/18_checks_and_seeds.ipynb 77
+# %% book/18_checks_and_seeds.ipynb 90
 def _check_targets(y, name, loss_fn):
     """ValueError unless y suits loss_fn: probability rows, or [0, 1] for binary."""
     loss = loss_fn if isinstance(loss_fn, type) else type(loss_fn)
@@ -310,7 +311,7 @@ def _check_targets(y, name, loss_fn):
                          f"{y.max()}")
 
 
-# %% book/18_checks_and_seeds.ipynb 80
+# %% book/18_checks_and_seeds.ipynb 93
 def _check_owner(model, optimizer):
     """ValueError unless every array in optimizer.parameters is the model's own."""
     pairs = getattr(optimizer, "parameters", None)
@@ -330,7 +331,7 @@ def _check_owner(model, optimizer):
                       "was built?); fine if you froze them on purpose", stacklevel=4)
 
 
-# %% book/18_checks_and_seeds.ipynb 82
+# %% book/18_checks_and_seeds.ipynb 95
 def _check_schedule(on_epoch, optimizer, learning_rate):
     """ValueError if on_epoch carries an optimizer other than the one train() steps."""
     carried = getattr(on_epoch, "optimizer", None)
@@ -344,7 +345,7 @@ def _check_schedule(on_epoch, optimizer, learning_rate):
                      f"nothing: {fix}")
 
 
-# %% book/18_checks_and_seeds.ipynb 84
+# %% book/18_checks_and_seeds.ipynb 97
 def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     """The head and the targets fit the loss; the optimizer and any schedule fit."""
     if not model.parameters():
@@ -369,7 +370,7 @@ def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     _check_decay_rate(optimizer)        # its rate may have changed since it was built
 
 
-# %% book/18_checks_and_seeds.ipynb 87
+# %% book/18_checks_and_seeds.ipynb 100
 GROWTH, FAR, EPOCHS_FAR = 1000.0, 4.0, 3    # divergence: x1000 once, or x4 for 3 epochs
 
 
@@ -388,7 +389,7 @@ def _divergence(model, train_losses, eval_losses, start):
     return None
 
 
-# %% book/18_checks_and_seeds.ipynb 90
+# %% book/18_checks_and_seeds.ipynb 103
 PROBE_ROWS = 256   # rows that show the loss before training, or NaN outputs after it
 
 
@@ -410,7 +411,7 @@ def _start_loss(model, X, y, loss_fn):
     return max(float(loss_fn.loss(outputs, y)), guess)
 
 
-# %% book/18_checks_and_seeds.ipynb 92
+# %% book/18_checks_and_seeds.ipynb 105
 def _check_arrays_kept(model, start):
     """RuntimeError if a layer holds a parameter or gradient array that shares no memory
     with the arrays `start` it held at the start: it replaced an array the optimizer
@@ -429,7 +430,7 @@ def _check_arrays_kept(model, start):
                         f"out=grad)")
 
 
-# %% book/18_checks_and_seeds.ipynb 95
+# %% book/18_checks_and_seeds.ipynb 108
 class _Watch:
     """train()'s on_epoch: the arrays kept, divergence, then the caller's on_epoch
     (only True stops)."""
@@ -459,12 +460,13 @@ class _Watch:
         return bool(stop)
 
 
-# %% book/18_checks_and_seeds.ipynb 99
+# %% book/18_checks_and_seeds.ipynb 112
 def _not_a_check(function):
     """True for anything but one of the library's check wrappers."""
     return function not in CHECK_WRAPPERS
 
 
+# %% book/18_checks_and_seeds.ipynb 115
 class _Trusted:
     """`loss_fn` with its plain methods: train() has checked the data once, not per
     batch."""
@@ -476,7 +478,7 @@ class _Trusted:
                 setattr(self, name, inspect.unwrap(method, stop=_not_a_check))
 
 
-# %% book/18_checks_and_seeds.ipynb 102
+# %% book/18_checks_and_seeds.ipynb 118
 class _TrustedModel:
     """`model` for train()'s loop: predict() skips the input check (train() checked
     X_test once, not every epoch); every other attribute is the model's."""
@@ -499,7 +501,7 @@ class _TrustedModel:
         self.model.training = mode
 
 
-# %% book/18_checks_and_seeds.ipynb 104
+# %% book/18_checks_and_seeds.ipynb 120
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 

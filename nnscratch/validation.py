@@ -183,7 +183,7 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 180
+# %% book/18_checks_and_seeds.ipynb 223
 def _check_seed(seed):
     """TypeError or ValueError unless `seed` is None or a non-negative integer (not
     bool)."""
@@ -196,7 +196,7 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 183
+# %% book/18_checks_and_seeds.ipynb 226
 _unchecked_make_rng = make_rng   # chapter 2's
 
 
