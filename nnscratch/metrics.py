@@ -57,7 +57,7 @@ def accuracy(model, X, y_true):
     return float(np.mean((probs[:, 0] >= 0.5) == labels))
 
 
-# %% book/08_mnist.ipynb 51
+# %% book/08_mnist.ipynb 54
 def confusion_matrix(y_true, y_pred, num_classes):
     """C[i, j] = how many examples of class i were predicted as class j; int64,
     (num_classes, num_classes).
@@ -72,7 +72,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return counts.reshape(num_classes, num_classes)
 
 
-# %% book/08_mnist.ipynb 56
+# %% book/08_mnist.ipynb 59
 def _check_counts(cm):
     """TypeError unless cm is a square 2-D integer array; ValueError if a count is
     negative."""
@@ -86,14 +86,14 @@ def _check_counts(cm):
         raise ValueError(f"cm must hold counts (>= 0), got a minimum of {cm.min()}")
 
 
-# %% book/08_mnist.ipynb 59
+# %% book/08_mnist.ipynb 62
 def _candidate_cells(n, either_way):
     """(rows, cols) of the cells most_confused ranks: above the diagonal, or every
     off-diagonal cell."""
     return np.triu_indices(n, 1) if either_way else np.nonzero(~np.eye(n, dtype=bool))
 
 
-# %% book/08_mnist.ipynb 62
+# %% book/08_mnist.ipynb 65
 def most_confused(cm, k=5, *, either_way=False):
     """The k largest off-diagonal counts of cm as (true, predicted, count), largest
     first, zeros left out.

@@ -1778,3 +1778,37 @@ def test_fresh_views_of_the_same_arrays_are_not_replacements():
     layer.grad_weights = layer.grad_weights.copy()
     with pytest.raises(RuntimeError, match="replaced a gradient array"):
         _check_arrays_kept(model, start)
+
+
+def test_a_duck_typed_model_trains_with_its_own_predict_and_its_own_attributes():
+    """train() hands its loop a stand-in for the model (predict without a second input
+    check); a model that is no Sequential keeps its own predict, training flag and
+    other attributes, and is not left with anything of the stand-in's."""
+    inner = NeuralNetwork(2, 2, 4, 1, head_activation=Softmax, seed=0)
+    seen = []
+
+    class Duck:
+        dtype = np.dtype(np.float32)
+        layers = inner.layers
+
+        def forward(self, x):
+            return inner.forward(x)
+
+        def backward(self, grad, grad_is_logits=False):
+            return inner.backward(grad, grad_is_logits)
+
+        def parameters(self):
+            return inner.parameters()
+
+        def predict(self, X):
+            seen.append(len(X))
+            return inner.predict(X)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2)).astype(np.float32)
+    Y = one_hot(rng.integers(0, 2, 300), 2)
+    duck = Duck()
+    losses, eval_losses = train(duck, X, Y, CrossEntropyLoss, 2, 50, 0.1, X, Y,
+                                bar=False, seed=0)
+    assert len(eval_losses) == 2 and seen.count(300) == 2
+    assert duck.training is False and set(vars(duck)) == {"training"}
