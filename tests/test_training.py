@@ -701,26 +701,31 @@ def test_sgd_refuses_bad_weight_decay(weight_decay, error):
         SGD([], 0.1, weight_decay=weight_decay)
 
 
+def _calls_per_run(monkeypatch, module, name, runs):
+    """How often module.name runs in each train() of `runs` (epochs, batch_size) on
+    one small problem; also the last model and the data."""
+    calls, original = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args: calls.append(1) or original(*args))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    Y = one_hot(rng.integers(0, 2, 40), 2)
+    counts = []
+    for epochs, batch_size in runs:
+        calls.clear()
+        model = NeuralNetwork(3, 2, 4, 1, head_activation=Softmax, seed=0)
+        train(model, X, Y, CrossEntropyLoss, epochs, batch_size, 0.1, X, Y, bar=False,
+              seed=0)
+        counts.append(len(calls))
+    return counts, model, X, Y
+
+
 def test_the_data_is_checked_once_per_call_not_per_batch(monkeypatch):
     """train() checks the targets once; its batches use the loss's plain methods, so
     the per-batch pair check (losses._check_pair) runs the same number of times for
     2 batches as for 20."""
     from nnscratch import losses
 
-    calls = []
-    original = losses._check_pair
-    monkeypatch.setattr(losses, "_check_pair",
-                        lambda *args: calls.append(1) or original(*args))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 3)).astype(np.float32)
-    Y = one_hot(rng.integers(0, 2, 40), 2)
-    counts = []
-    for batch_size in (20, 2):
-        calls.clear()
-        model = NeuralNetwork(3, 2, 4, 1, head_activation=Softmax, seed=0)
-        train(model, X, Y, CrossEntropyLoss, 1, batch_size, 0.1, X, Y, bar=False,
-              seed=0)
-        counts.append(len(calls))
+    counts, *_ = _calls_per_run(monkeypatch, losses, "_check_pair", [(1, 20), (1, 2)])
     assert counts[0] == counts[1]
 
 
@@ -794,25 +799,15 @@ def test_a_users_decorated_loss_method_keeps_its_decorator_in_train():
 
 def test_the_held_out_data_is_checked_once_per_call_not_per_epoch(monkeypatch):
     """The held-out loss of each epoch predicts without checking X_test again:
-    network._check_input runs as often for 1 epoch as for 5; the losses are those of
-    a checked predict."""
+    network._check_input runs as often for 1 epoch as for 5; the held-out loss is that
+    of a checked predict."""
     from nnscratch import network
 
-    calls = []
-    original = network._check_input
-    monkeypatch.setattr(network, "_check_input",
-                        lambda *args: calls.append(1) or original(*args))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 3)).astype(np.float32)
-    Y = one_hot(rng.integers(0, 2, 40), 2)
-    counts = []
-    for epochs in (1, 5):
-        calls.clear()
-        model = NeuralNetwork(3, 2, 4, 1, head_activation=Softmax, seed=0)
-        _, eval_losses = train(model, X, Y, CrossEntropyLoss, epochs, 8, 0.1, X, Y,
-                               bar=False, seed=0)
-        counts.append(len(calls))
+    counts, model, X, Y = _calls_per_run(monkeypatch, network, "_check_input",
+                                         [(1, 8), (5, 8)])
     assert counts[0] == counts[1]
+    _, eval_losses = train(model, X, Y, CrossEntropyLoss, 1, 8, 0.1, X, Y, bar=False,
+                           seed=0)
     assert np.isclose(eval_losses[-1], CrossEntropyLoss.loss(model.predict(X), Y))
 
 
