@@ -111,7 +111,7 @@ del backward   # now a method: no stray module-level name
 ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
 
 
-# %% book/18_checks_and_seeds.ipynb 169
+# %% book/18_checks_and_seeds.ipynb 231
 def _check_activation_input(x, name):
     """x as floats (integers become float64, as exp would make them); TypeError naming
     `name` unless x is an ndarray of numbers (not bool), ValueError if it is empty."""
@@ -124,7 +124,19 @@ def _check_activation_input(x, name):
     return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
-# %% book/18_checks_and_seeds.ipynb 172
+# %% book/18_checks_and_seeds.ipynb 234
+def _check_backward_call(activation, d_output, name):
+    """RuntimeError before forward(); ValueError unless d_output has input_shape."""
+    shape = getattr(activation, "input_shape", None)
+    if shape is None:
+        raise RuntimeError(f"{name}: call forward() before backward()")
+    if getattr(d_output, "shape", None) != shape:
+        raise ValueError(f"{name}.backward: d_output must have shape "
+                         f"{shape} (the last forward's input), got "
+                         f"{getattr(d_output, 'shape', type(d_output).__name__)}")
+
+
+# %% book/18_checks_and_seeds.ipynb 237
 def _with_checks(cls):
     """Wrap cls.forward (x checked, its shape kept) and cls.backward (after forward)."""
     forward, backward = cls.forward, cls.backward
@@ -138,13 +150,7 @@ def _with_checks(cls):
 
     @functools.wraps(backward)
     def checked_backward(self, d_output):
-        shape = getattr(self, "input_shape", None)
-        if shape is None:
-            raise RuntimeError(f"{cls.__name__}: call forward() before backward()")
-        if getattr(d_output, "shape", None) != shape:
-            raise ValueError(f"{cls.__name__}.backward: d_output must have shape "
-                             f"{shape} (the last forward's input), got "
-                             f"{getattr(d_output, 'shape', type(d_output).__name__)}")
+        _check_backward_call(self, d_output, cls.__name__)
         return backward(self, d_output)
     cls.forward, cls.backward = checked_forward, checked_backward
 
@@ -153,7 +159,7 @@ for _cls in (Relu, Tanh, Sigmoid, Softmax):
     _with_checks(_cls)
 
 
-# %% book/18_checks_and_seeds.ipynb 174
+# %% book/18_checks_and_seeds.ipynb 239
 _unchecked_stable_sigmoid = stable_sigmoid
 
 

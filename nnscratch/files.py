@@ -20,7 +20,16 @@ from nnscratch.validation import check_int
 __all__ = ['check_regular_file', 'read_exactly', 'atomic_write', 'read_npz']
 
 
-# %% book/19_loading_mnist.ipynb 11
+# %% book/19_loading_mnist.ipynb 12
+def _special_kind(mode):
+    """What a path that is not a regular file is, in words, from its os.stat mode."""
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe (FIFO)",
+             stat.S_ISCHR: "a device", stat.S_ISBLK: "a device",
+             stat.S_ISSOCK: "a socket"}
+    return next((k for test, k in kinds.items() if test(mode)), "a special file")
+
+
+# %% book/19_loading_mnist.ipynb 15
 def check_regular_file(path):
     """Path(path) if it names a regular file (or a link to one), else ValueError naming
     it: a folder, FIFO or device is never opened; FileNotFoundError if there is none."""
@@ -30,15 +39,12 @@ def check_regular_file(path):
     path = Path(path)
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
-        kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe (FIFO)",
-                 stat.S_ISCHR: "a device", stat.S_ISBLK: "a device",
-                 stat.S_ISSOCK: "a socket"}
-        kind = next((k for test, k in kinds.items() if test(mode)), "a special file")
+        kind = _special_kind(mode)
         raise ValueError(f"{path} is {kind}, not a regular file; it was not opened")
     return path
 
 
-# %% book/19_loading_mnist.ipynb 13
+# %% book/19_loading_mnist.ipynb 17
 def read_exactly(f, n, path, chunk=1 << 20):
     """Exactly n bytes (a bytearray) from the binary stream f, which must then end.
 
@@ -56,7 +62,36 @@ def read_exactly(f, n, path, chunk=1 << 20):
     return data
 
 
-# %% book/19_loading_mnist.ipynb 28
+# %% book/19_loading_mnist.ipynb 47
+def _open_temp(path):
+    """(a new temporary path beside `path`, a file descriptor open to write it)."""
+    temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return temp, os.open(temp, flags, 0o666)        # 0o666 minus the umask, as open()
+
+
+# %% book/19_loading_mnist.ipynb 50
+def _write_synced(fd, write):
+    """Fill the file open at `fd` with write(f), then wait until its data is on the
+    disk."""
+    with os.fdopen(fd, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# %% book/19_loading_mnist.ipynb 53
+def _fsync_folder(folder):
+    """Ask the system to put the folder's list of names on the disk, if it allows it."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# %% book/19_loading_mnist.ipynb 56
 def atomic_write(path, write):
     """Write the file `path` in one step: write(f) fills a temporary binary file beside
     it, which then replaces `path`. On any error the old file stays, and no temporary
@@ -68,52 +103,61 @@ def atomic_write(path, write):
         raise TypeError(f"write must be a function taking a file object, "
                         f"got {type(write).__name__}")
     path = Path(path)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(temp, flags, 0o666)                # 0o666 minus the umask, as open()
+    temp, fd = _open_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())                    # the data reaches the disk first,
+        _write_synced(fd, write)                    # the data reaches the disk first,
         os.replace(temp, path)                      # then the name points to it
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    with suppress(OSError):                         # flush the folder too, if allowed
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    _fsync_folder(path.parent)                      # flush the folder too, if allowed
 
 
-# %% book/19_loading_mnist.ipynb 31
-def _read_npy(archive, info, shape, dtype, path):
-    """One array of an open .npz archive, checked before it is read: `dtype` and `shape`
-    (None in it matches any length), or any array of numbers or text for shape None."""
-    where = f"{path}: entry {info.filename}"
+# %% book/19_loading_mnist.ipynb 59
+def _check_npz_entry(info, where):
+    """ValueError naming `where` unless the zip entry is unencrypted, stored or
+    deflated."""
     methods = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
     if info.flag_bits & 0x1 or info.compress_type not in methods:
         raise ValueError(f"{where} is encrypted or uses compression method "
                          f"{info.compress_type}; NumPy writes entries unencrypted, "
                          f"stored (0) or deflated (8)")
+
+
+# %% book/19_loading_mnist.ipynb 62
+def _npy_header(f, where):
+    """(shape, Fortran order?, dtype) from the .npy header at the start of stream f."""
     readers = {(1, 0): np.lib.format.read_array_header_1_0,
                (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        return readers[np.lib.format.read_magic(f)](f)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{where} has no valid .npy header ({err!r})") from None
+
+
+# %% book/19_loading_mnist.ipynb 65
+def _check_npy_header(found_shape, found_dtype, shape, dtype, where):
+    """ValueError naming `where` unless the header's dtype and shape are as expected."""
+    if found_dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects (a pickle): never loaded")
+    wrong = shape is not None and (
+        found_dtype != np.dtype(dtype) or len(found_shape) != len(shape)
+        or any(want not in (None, n) for want, n in zip(shape, found_shape)))
+    if wrong or any(n < 0 for n in found_shape):
+        expected = "any array" if shape is None else f"{np.dtype(dtype)} {shape}"
+        raise ValueError(f"{where} holds {found_dtype} {found_shape}, expected "
+                         f"{expected}")
+
+
+# %% book/19_loading_mnist.ipynb 68
+def _read_npy(archive, info, shape, dtype, path):
+    """One array of an open .npz archive, checked before it is read: `dtype` and `shape`
+    (None in it matches any length), or any array of numbers or text for shape None."""
+    where = f"{path}: entry {info.filename}"
+    _check_npz_entry(info, where)
     with archive.open(info) as f:
-        try:
-            found_shape, fortran, found_dtype = readers[np.lib.format.read_magic(f)](f)
-        except (KeyError, ValueError) as err:
-            raise ValueError(f"{where} has no valid .npy header ({err!r})") from None
-        if found_dtype.hasobject:
-            raise ValueError(f"{where} holds Python objects (a pickle): never loaded")
-        wrong = shape is not None and (
-            found_dtype != np.dtype(dtype) or len(found_shape) != len(shape)
-            or any(want not in (None, n) for want, n in zip(shape, found_shape)))
-        if wrong or any(n < 0 for n in found_shape):
-            expected = "any array" if shape is None else f"{np.dtype(dtype)} {shape}"
-            raise ValueError(f"{where} holds {found_dtype} {found_shape}, expected "
-                             f"{expected}")
+        found_shape, fortran, found_dtype = _npy_header(f, where)
+        _check_npy_header(found_shape, found_dtype, shape, dtype, where)
         n_bytes = prod(found_shape) * found_dtype.itemsize
         if f.tell() + n_bytes != info.file_size:
             raise ValueError(f"{where}: its header announces {n_bytes:,} bytes of "
@@ -123,39 +167,65 @@ def _read_npy(archive, info, shape, dtype, path):
     return np.frombuffer(data, found_dtype).reshape(found_shape, order=order)
 
 
-# %% book/19_loading_mnist.ipynb 33
+# %% book/19_loading_mnist.ipynb 71
+def _expected_arrays(expected):
+    """{name: (shape tuple, np.dtype)} from `expected`; TypeError if it is no such
+    dict."""
+    try:
+        return {name: (tuple(shape), np.dtype(dtype))
+                for name, (shape, dtype) in expected.items()}
+    except (AttributeError, TypeError, ValueError) as err:
+        raise TypeError(f"expected must be a dict {{name: (shape, dtype)}}, got "
+                        f"{expected!r} ({err})") from None
+
+
+# %% book/19_loading_mnist.ipynb 74
+def _check_npz_size(path, expected, max_bytes):
+    """ValueError if the file is much bigger on disk than max_bytes of arrays."""
+    size = path.stat().st_size
+    if size > max_bytes + max_bytes // 1000 + 1024 * (len(expected) + 1):
+        raise ValueError(f"{path} is {size:,} bytes, too big for arrays of at most "
+                         f"max_bytes={max_bytes:,}")
+
+
+# %% book/19_loading_mnist.ipynb 77
+def _check_npz_directory(path, entries, expected, max_bytes):
+    """ValueError unless the zip entries are the expected arrays, at most max_bytes."""
+    names = sorted(info.filename for info in entries)
+    if names != sorted(f"{name}.npy" for name in expected):
+        raise ValueError(f"{path} holds {names}, expected the arrays "
+                         f"{sorted(expected)}")
+    total = sum(info.file_size for info in entries)
+    if total > max_bytes:
+        raise ValueError(f"{path} would unpack to {total:,} bytes, more than "
+                         f"max_bytes={max_bytes:,}")
+
+
+# %% book/19_loading_mnist.ipynb 80
+def _read_entries(archive, entries, expected, path):
+    """{name: array} of the .npz archive's entries, each checked and read by
+    _read_npy."""
+    arrays = {}
+    for info in entries:
+        name = info.filename.removesuffix(".npy")
+        arrays[name] = _read_npy(archive, info, *expected[name], path)
+    return arrays
+
+
+# %% book/19_loading_mnist.ipynb 83
 def read_npz(path, expected, max_bytes):
     """{name: array} from the .npz file `path`, which must hold exactly the arrays of
     `expected` ({name: (shape, dtype)}; None in a shape matches any length), at most
     max_bytes in all. Names, sizes and headers are checked before anything is unpacked;
     ValueError naming the file if anything is wrong, or for a folder, FIFO or device."""
-    try:
-        expected = {name: (tuple(shape), np.dtype(dtype))
-                    for name, (shape, dtype) in expected.items()}
-    except (AttributeError, TypeError, ValueError) as err:
-        raise TypeError(f"expected must be a dict {{name: (shape, dtype)}}, got "
-                        f"{expected!r} ({err})") from None
+    expected = _expected_arrays(expected)
     max_bytes = check_int(max_bytes, "max_bytes", 0)
     path = check_regular_file(path)
-    size = path.stat().st_size
-    if size > max_bytes + max_bytes // 1000 + 1024 * (len(expected) + 1):
-        raise ValueError(f"{path} is {size:,} bytes, too big for arrays of at most "
-                         f"max_bytes={max_bytes:,}")
+    _check_npz_size(path, expected, max_bytes)
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-            names = sorted(info.filename for info in entries)
-            if names != sorted(f"{name}.npy" for name in expected):
-                raise ValueError(f"{path} holds {names}, expected the arrays "
-                                 f"{sorted(expected)}")
-            total = sum(info.file_size for info in entries)
-            if total > max_bytes:
-                raise ValueError(f"{path} would unpack to {total:,} bytes, more than "
-                                 f"max_bytes={max_bytes:,}")
-            arrays = {}
-            for info in entries:
-                name = info.filename.removesuffix(".npy")
-                arrays[name] = _read_npy(archive, info, *expected[name], path)
-            return arrays
+            _check_npz_directory(path, entries, expected, max_bytes)
+            return _read_entries(archive, entries, expected, path)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path} is not a readable .npz file ({err})") from err

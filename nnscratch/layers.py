@@ -184,7 +184,7 @@ def backward(self, d_output):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 46
+# %% book/18_checks_and_seeds.ipynb 52
 def _float_dtype(dtype):
     """np.dtype(dtype) if float32, float64 or wider; TypeError or ValueError else."""
     try:
@@ -202,7 +202,7 @@ def _float_dtype(dtype):
     return dtype
 
 
-# %% book/18_checks_and_seeds.ipynb 49
+# %% book/18_checks_and_seeds.ipynb 55
 def _check_activation(activation, name):
     """TypeError naming `name` unless activation is None or has forward() and
     backward()."""
@@ -216,7 +216,7 @@ def _check_activation(activation, name):
                         f"backward(), e.g. Relu or Relu(), got {activation!r}")
 
 
-# %% book/18_checks_and_seeds.ipynb 52
+# %% book/18_checks_and_seeds.ipynb 58
 _unchecked_layer_init = Layer.__init__
 
 
@@ -233,7 +233,7 @@ def __init__(self, input_size, output_size, activation=None, *, init="lecun", rn
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 54
+# %% book/18_checks_and_seeds.ipynb 60
 _unchecked_forward = Layer.forward
 
 
@@ -251,7 +251,7 @@ def forward(self, x):
 del forward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 57
+# %% book/18_checks_and_seeds.ipynb 63
 _unchecked_backward = Layer.backward
 
 
@@ -270,7 +270,7 @@ def backward(self, d_output, skip_activation=False):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 151
+# %% book/18_checks_and_seeds.ipynb 210
 _unchecked_init_std = init_std
 
 
@@ -281,7 +281,7 @@ def init_std(name, n_in, n_out):
     return _unchecked_init_std(name, n_in, n_out)
 
 
-# %% book/18_checks_and_seeds.ipynb 154
+# %% book/18_checks_and_seeds.ipynb 213
 _unchecked_as_activation = as_activation
 
 
@@ -291,7 +291,7 @@ def as_activation(activation):
     return _unchecked_as_activation(activation)
 
 
-# %% book/18_checks_and_seeds.ipynb 210
+# %% book/18_checks_and_seeds.ipynb 291
 _unchecked_dropout_init = Dropout.__init__
 
 

@@ -164,7 +164,16 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 61
+# %% book/18_checks_and_seeds.ipynb 67
+def _check_network_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
+    """Each size an integer >= 1 (num_hidden_layers >= 0); errors name the argument."""
+    check_int(input_size, "input_size", 1)
+    check_int(output_size, "output_size", 1)
+    check_int(hidden_layer_size, "hidden_layer_size", 1)
+    check_int(num_hidden_layers, "num_hidden_layers", 0)
+
+
+# %% book/18_checks_and_seeds.ipynb 70
 _unchecked_network_init = NeuralNetwork.__init__
 
 
@@ -173,10 +182,7 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
              head_activation=None, hidden_activation=Relu, **options):
     """NeuralNetwork with its sizes and activations checked by name (see its class
     docstring)."""
-    check_int(input_size, "input_size", 1)
-    check_int(output_size, "output_size", 1)
-    check_int(hidden_layer_size, "hidden_layer_size", 1)
-    check_int(num_hidden_layers, "num_hidden_layers", 0)
+    _check_network_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers)
     _check_activation(hidden_activation, "hidden_activation")
     _check_activation(head_activation, "head_activation")
     if "dropout" in options:                                # chapter 12's option
@@ -187,7 +193,19 @@ def __init__(self, input_size, output_size, hidden_layer_size, num_hidden_layers
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 63
+# %% book/18_checks_and_seeds.ipynb 72
+def _check_fits_dtype(X, name, dtype):
+    """ValueError if X, of a wider float type than `dtype`, holds values beyond it."""
+    dtype = np.dtype(dtype)                # a type such as np.float32 too
+    limit = np.finfo(dtype).max
+    wider = X.dtype.kind == "f" and X.dtype.itemsize > dtype.itemsize
+    if wider and max(X.max(), -X.min()) > limit:
+        raise ValueError(f"{name} holds values beyond {limit:.3g}, the largest "
+                         f"{dtype} number: they would become inf; scale the data "
+                         "first")
+
+
+# %% book/18_checks_and_seeds.ipynb 75
 def _check_input(model, X, name):
     """X checked for model (shape for a dense first layer, finite, fits the dtype);
     returns X."""
@@ -196,16 +214,11 @@ def _check_input(model, X, name):
         check_array(X, name, ndim=2, n_cols=first.weights.shape[0])
     else:
         check_array(X, name)
-    limit = np.finfo(model.dtype).max
-    wider = X.dtype.kind == "f" and X.dtype.itemsize > model.dtype.itemsize
-    if wider and max(X.max(), -X.min()) > limit:
-        raise ValueError(f"{name} holds values beyond {limit:.3g}, the largest "
-                         f"{model.dtype} number: they would become inf; scale the data "
-                         "first")
+    _check_fits_dtype(X, name, model.dtype)
     return X
 
 
-# %% book/18_checks_and_seeds.ipynb 66
+# %% book/18_checks_and_seeds.ipynb 78
 _unchecked_predict = Sequential.predict
 
 
@@ -218,7 +231,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 156
+# %% book/18_checks_and_seeds.ipynb 215
 _unchecked_layer_sizes = layer_sizes
 
 
@@ -233,7 +246,19 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 163
+# %% book/18_checks_and_seeds.ipynb 222
+def _check_layer(layer, k):
+    """TypeError unless layer k is an instance with forward() and backward()."""
+    methods = (getattr(layer, "forward", None), getattr(layer, "backward", None))
+    if isinstance(layer, type) or not all(callable(m) for m in methods):
+        hint = (f": pass an instance, {layer.__name__}()"
+                if isinstance(layer, type) else "")
+        raise TypeError(f"layer {k} must be an object with forward() and "
+                        f"backward(), such as Layer(2, 3) or Relu(), got "
+                        f"{layer!r}{hint}")
+
+
+# %% book/18_checks_and_seeds.ipynb 225
 def _check_layers(layers):
     """TypeError unless each layer has forward() and backward(); ValueError for an
     object at two positions (its second forward would overwrite what the first one
@@ -245,16 +270,10 @@ def _check_layers(layers):
                              f"({type(layer).__name__}): give each position its own "
                              f"instance")
         seen[id(layer)] = k
-        methods = (getattr(layer, "forward", None), getattr(layer, "backward", None))
-        if isinstance(layer, type) or not all(callable(m) for m in methods):
-            hint = (f": pass an instance, {layer.__name__}()"
-                    if isinstance(layer, type) else "")
-            raise TypeError(f"layer {k} must be an object with forward() and "
-                            f"backward(), such as Layer(2, 3) or Relu(), got "
-                            f"{layer!r}{hint}")
+        _check_layer(layer, k)
 
 
-# %% book/18_checks_and_seeds.ipynb 166
+# %% book/18_checks_and_seeds.ipynb 228
 _unchecked_sequential_init = Sequential.__init__
 
 

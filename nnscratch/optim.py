@@ -81,25 +81,39 @@ class Adam:
         self.steps = 0       # k in the formulas; the first step is k = 1
 
 
-# %% book/10_optimizers.ipynb 32
+# %% book/10_optimizers.ipynb 33
+def _adam_rates(learning_rate, eps, beta1, beta2, k):
+    """(eta_k, tau_k) of step k: the step size and the eps with both bias corrections
+    folded in."""
+    root2 = (1 - beta2 ** k) ** 0.5
+    step_size = learning_rate * root2 / (1 - beta1 ** k)   # eta_k
+    return step_size, eps * root2
+
+
+# %% book/10_optimizers.ipynb 36
+def _update_moments(grad, m, v, t, beta1, beta2):
+    """Adam's two averages m and v, updated in place from grad, with t as scratch."""
+    m *= beta1
+    m += np.multiply(grad, 1 - beta1, out=t)          # m <- beta1 m + (1 - beta1) g
+    v *= beta2
+    np.multiply(grad, 1 - beta2, out=t)
+    v += np.multiply(t, grad, out=t)                  # v <- beta2 v + (1-beta2) g^2
+
+
+# %% book/10_optimizers.ipynb 39
 @patch(Adam)
 def step(self):
     """One Adam update of every parameter, in place: decoupled weight decay, then the
     bias-corrected step, computed in the scratch arrays without any new array."""
     self.steps += 1
     beta1, beta2 = self.beta1, self.beta2
-    root2 = (1 - beta2 ** self.steps) ** 0.5
-    step_size = self.learning_rate * root2 / (1 - beta1 ** self.steps)   # eta_k
-    eps, shrink = self.eps * root2, 1 - self.learning_rate * self.weight_decay
+    step_size, eps = _adam_rates(self.learning_rate, self.eps, beta1, beta2, self.steps)
+    shrink = 1 - self.learning_rate * self.weight_decay
     for pair, (m, v), t in zip(self.parameters, self.moments, self.scratch):
         param, grad = pair
         if self.weight_decay and is_weight(pair):
             param *= shrink                               # w <- (1 - eta omega) w
-        m *= beta1
-        m += np.multiply(grad, 1 - beta1, out=t)          # m <- beta1 m + (1 - beta1) g
-        v *= beta2
-        np.multiply(grad, 1 - beta2, out=t)
-        v += np.multiply(t, grad, out=t)                  # v <- beta2 v + (1-beta2) g^2
+        _update_moments(grad, m, v, t, beta1, beta2)
         np.sqrt(v, out=t)
         t += eps
         np.divide(m, t, out=t)                            # m / (sqrt(v) + eps_k)
@@ -134,7 +148,19 @@ def step(self):
 del step   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 69
+# %% book/18_checks_and_seeds.ipynb 81
+def _check_param_pair(pair, k):
+    """TypeError unless pair k is two float arrays; ValueError unless of one shape."""
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)):
+        raise TypeError(f"parameters[{k}] must be a (parameter, gradient) pair of "
+                        f"float arrays, got {type(pair).__name__}")
+    if pair[0].shape != pair[1].shape:
+        raise ValueError(f"parameters[{k}]: the gradient has shape "
+                         f"{pair[1].shape}, the parameter {pair[0].shape}")
+
+
+# %% book/18_checks_and_seeds.ipynb 84
 def _check_parameters(parameters):
     """The (parameter, gradient) pairs as a list; TypeError for a model or the like."""
     if callable(getattr(parameters, "parameters", None)):
@@ -145,17 +171,11 @@ def _check_parameters(parameters):
                         f"such as model.parameters(), got {type(parameters).__name__}")
     pairs = list(parameters)
     for k, pair in enumerate(pairs):
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
-                isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in pair)):
-            raise TypeError(f"parameters[{k}] must be a (parameter, gradient) pair of "
-                            f"float arrays, got {type(pair).__name__}")
-        if pair[0].shape != pair[1].shape:
-            raise ValueError(f"parameters[{k}]: the gradient has shape "
-                             f"{pair[1].shape}, the parameter {pair[0].shape}")
+        _check_param_pair(pair, k)
     return pairs
 
 
-# %% book/18_checks_and_seeds.ipynb 72
+# %% book/18_checks_and_seeds.ipynb 87
 def _check_decay_rate(optimizer):
     """ValueError if learning_rate * weight_decay >= 1 (each step flips the sign)."""
     rate = getattr(optimizer, "learning_rate", 0)
@@ -169,7 +189,7 @@ def _check_decay_rate(optimizer):
                          f"weight_decay below {1 / rate:.3g}")
 
 
-# %% book/18_checks_and_seeds.ipynb 74
+# %% book/18_checks_and_seeds.ipynb 89
 _unchecked_sgd_init = SGD.__init__
 
 
@@ -184,7 +204,7 @@ def __init__(self, parameters, learning_rate, weight_decay=0.0):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 75
+# %% book/18_checks_and_seeds.ipynb 90
 _unchecked_momentum_init, _unchecked_adam_init = Momentum.__init__, Adam.__init__
 
 
@@ -198,7 +218,7 @@ def __init__(self, parameters, learning_rate, momentum=0.9):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 76
+# %% book/18_checks_and_seeds.ipynb 91
 @patch(Adam)
 def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
              weight_decay=0.0):

@@ -95,6 +95,17 @@ class NaiveLayer:
 
 
 # %% book/20_making_it_fast.ipynb 15
+def _naive_layers(widths, num_hidden_layers, head_activation, hidden_activation, rng):
+    """A NaiveLayer for each pair of neighbouring widths; the last one is the head."""
+    layers = []
+    for depth, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        last = depth == num_hidden_layers
+        activation = head_activation if last else hidden_activation
+        layers.append(NaiveLayer(n_in, n_out, activation, rng))
+    return layers
+
+
+# %% book/20_making_it_fast.ipynb 18
 class NaiveNetwork:
     """float64 dense layers, input -> num_hidden_layers hidden layers -> head; step()
     does the updates."""
@@ -102,11 +113,8 @@ class NaiveNetwork:
                  head_activation=None, hidden_activation=NaiveRelu, *, rng):
         widths = layer_sizes(input_size, output_size, hidden_layer_size,
                              num_hidden_layers)
-        self.layers = []
-        for depth, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-            last = depth == num_hidden_layers
-            activation = head_activation if last else hidden_activation
-            self.layers.append(NaiveLayer(n_in, n_out, activation, rng))
+        self.layers = _naive_layers(widths, num_hidden_layers, head_activation,
+                                    hidden_activation, rng)
 
     def forward(self, x):
         for layer in self.layers:
@@ -121,7 +129,24 @@ class NaiveNetwork:
         return d_out
 
 
-# %% book/20_making_it_fast.ipynb 19
+# %% book/20_making_it_fast.ipynb 22
+def _batch_slices(n, batch_size):
+    """The rows of each batch, as slices of 0..n-1; the last one may be shorter."""
+    return [slice(start, start + batch_size) for start in range(0, n, batch_size)]
+
+
+# %% book/20_making_it_fast.ipynb 25
+def _naive_steps(model, X, Y, loss_fn, batches, learning_rate):
+    """One SGD step per slice of `batches` of (X, Y); returns the mean batch loss."""
+    batch_losses = []
+    for rows in batches:
+        p, y = model.forward(X[rows]), Y[rows]
+        batch_losses.append(loss_fn.loss(p, y))
+        model.step(loss_fn.grad(p, y), learning_rate)
+    return np.mean(batch_losses)
+
+
+# %% book/20_making_it_fast.ipynb 28
 def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=None,
                 Y_eval=None, *, rng):
     """Minibatch SGD the naive way; returns (mean batch loss per epoch, held-out loss
@@ -130,24 +155,19 @@ def naive_train(model, X, Y, loss_fn, epochs, batch_size, learning_rate, X_eval=
     A shuffled copy of the whole data set every epoch, fresh arrays every step, the
     updates inside the layers.
     """
-    batches = [slice(start, start + batch_size)
-               for start in range(0, len(X), batch_size)]
+    batches = _batch_slices(len(X), batch_size)
     history, held_out = [], []
     for _ in range(epochs):
         order = rng.permutation(len(X))
         X_copy, Y_copy = X[order], Y[order]                 # the whole data set, copied
-        batch_losses = []
-        for rows in batches:
-            p, y = model.forward(X_copy[rows]), Y_copy[rows]
-            batch_losses.append(loss_fn.loss(p, y))
-            model.step(loss_fn.grad(p, y), learning_rate)
-        history.append(np.mean(batch_losses))
+        history.append(_naive_steps(model, X_copy, Y_copy, loss_fn, batches,
+                                    learning_rate))
         if X_eval is not None:
             held_out.append(loss_fn.loss(model.forward(X_eval), Y_eval))
     return history, held_out
 
 
-# %% book/20_making_it_fast.ipynb 79
+# %% book/20_making_it_fast.ipynb 88
 def skeleton_epoch(X, Y, X_eval, weights, batch_size, rng):
     """A yardstick, not a trainer: the part of an epoch no loop training dense layers
     can skip.
@@ -175,7 +195,7 @@ def skeleton_epoch(X, Y, X_eval, weights, batch_size, rng):
         X_eval = X_eval @ w
 
 
-# %% book/20_making_it_fast.ipynb 85
+# %% book/20_making_it_fast.ipynb 94
 class LeanLoop:
     """A yardstick, not a trainer: the leanest NumPy loop we know for a ReLU network
     with a softmax head, cross-entropy and SGD or Adam.
@@ -197,7 +217,7 @@ class LeanLoop:
         self.steps = 0
 
 
-# %% book/20_making_it_fast.ipynb 89
+# %% book/20_making_it_fast.ipynb 98
 @patch(LeanLoop)
 def forward(self, x, training=True):
     """Softmax probabilities for x; keeps each hidden output for backward()."""
@@ -220,7 +240,7 @@ def forward(self, x, training=True):
 del forward   # now a method: no stray module-level name
 
 
-# %% book/20_making_it_fast.ipynb 92
+# %% book/20_making_it_fast.ipynb 101
 @patch(LeanLoop)
 def backward(self, p, y):
     """Every gradient, into self.grads, from probabilities p and one-hot rows y."""
@@ -239,7 +259,7 @@ def backward(self, p, y):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/20_making_it_fast.ipynb 97
+# %% book/20_making_it_fast.ipynb 106
 @patch(LeanLoop)
 def update(self):
     """One SGD or Adam step (beta1 0.9, beta2 0.999, eps 1e-8), in place."""
@@ -265,7 +285,7 @@ def update(self):
 del update   # now a method: no stray module-level name
 
 
-# %% book/20_making_it_fast.ipynb 100
+# %% book/20_making_it_fast.ipynb 109
 @patch(LeanLoop)
 def epoch(self, X, Y, X_eval, Y_eval, batch_size):
     """One epoch over (X, Y) in a fresh order; (mean batch loss, held-out loss)."""

@@ -21,7 +21,7 @@ from nnscratch.patch import patch
 __all__ = ['StepDecay', 'CosineSchedule', 'smooth_losses', 'lr_range_test']
 
 
-# %% book/10_optimizers.ipynb 56
+# %% book/10_optimizers.ipynb 63
 def _base_rate(optimizer):
     """The optimizer's current learning_rate as a float; TypeError if it has none."""
     rate = getattr(optimizer, "learning_rate", None)
@@ -31,7 +31,7 @@ def _base_rate(optimizer):
     return float(rate)
 
 
-# %% book/10_optimizers.ipynb 59
+# %% book/10_optimizers.ipynb 66
 class StepDecay:
     """Learning rate schedule for train(on_epoch=...): multiply the rate by gamma every
     step_size epochs.
@@ -53,7 +53,14 @@ class StepDecay:
         self.optimizer.learning_rate = self.base_lr * self.gamma ** steps
 
 
-# %% book/10_optimizers.ipynb 62
+# %% book/10_optimizers.ipynb 70
+def _cosine_factor(epoch, epochs):
+    """(1 + cos(pi * epoch / epochs)) / 2: 1 at epoch 0, 0 from epoch `epochs` on."""
+    progress = min(epoch / epochs, 1.0)
+    return (1 + np.cos(np.pi * progress)) / 2                  # from 1 down to 0
+
+
+# %% book/10_optimizers.ipynb 72
 class CosineSchedule:
     """Learning rate schedule for train(on_epoch=...): from the current rate down to
     min_lr along half a cosine.
@@ -72,13 +79,12 @@ class CosineSchedule:
     def __call__(self, epoch, train_losses=None, eval_losses=None):
         """Set the rate for the epoch after `epoch` (min_lr from epoch `epochs` on);
         returns None."""
-        progress = min(epoch / self.epochs, 1.0)
-        cosine = (1 + np.cos(np.pi * progress)) / 2                  # from 1 down to 0
+        cosine = _cosine_factor(epoch, self.epochs)
         span = self.base_lr - self.min_lr
         self.optimizer.learning_rate = float(self.min_lr + span * cosine)
 
 
-# %% book/10_optimizers.ipynb 70
+# %% book/10_optimizers.ipynb 80
 def smooth_losses(losses, beta=0.9):
     """Exponential moving average of a sequence of losses, bias-corrected like Adam's m:
     an array of the same length."""
@@ -89,7 +95,7 @@ def smooth_losses(losses, beta=0.9):
     return np.array(smoothed)
 
 
-# %% book/10_optimizers.ipynb 74
+# %% book/10_optimizers.ipynb 84
 def _range_test_step(model, xb, yb, loss_fn, optimizer):
     """One training step on the batch (xb, yb); returns the batch loss before the
     step."""
@@ -102,7 +108,7 @@ def _range_test_step(model, xb, yb, loss_fn, optimizer):
     return loss
 
 
-# %% book/10_optimizers.ipynb 78
+# %% book/10_optimizers.ipynb 88
 def _range_rates(start, stop, steps):
     """`steps` learning rates from start to stop, evenly spaced on a log scale."""
     if stop <= start:
@@ -111,7 +117,7 @@ def _range_rates(start, stop, steps):
     return np.geomspace(start, stop, steps)
 
 
-# %% book/10_optimizers.ipynb 81
+# %% book/10_optimizers.ipynb 91
 def _exploded(losses, factor=4.0):
     """True once the last loss is NaN or inf, or the smoothed loss exceeds `factor`
     times its lowest value."""
@@ -119,7 +125,31 @@ def _exploded(losses, factor=4.0):
     return not np.isfinite(losses[-1]) or smoothed[-1] > factor * smoothed.min()
 
 
-# %% book/10_optimizers.ipynb 84
+# %% book/10_optimizers.ipynb 94
+def _range_test_losses(model, X, y, loss_fn, optimizer, rates, rng, batch_size):
+    """The batch loss of one training step per rate of `rates`, on random batches of
+    X, y, until the losses explode."""
+    losses = []
+    # the last steps may overflow: expected
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rate in rates:
+            optimizer.learning_rate = float(rate)
+            rows = rng.choice(len(X), size=batch_size, replace=False)
+            loss = _range_test_step(model, X[rows], y[rows], loss_fn, optimizer)
+            losses.append(loss)
+            if _exploded(losses):
+                break
+    return losses
+
+
+# %% book/10_optimizers.ipynb 97
+def _restorable_arrays(model):
+    """The model's parameters and its layers' buffers: what training changes."""
+    return [param for param, _ in model.parameters()] + [
+        array for layer in model.layers for array in getattr(layer, "buffers", list)()]
+
+
+# %% book/10_optimizers.ipynb 100
 def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=100,
                   batch_size=64, *, seed=None, rng=None):
     """Learning rate range test: one training step per random batch, at rates rising
@@ -134,22 +164,14 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     X, y = (a.astype(model.dtype, copy=False) for a in (X, y))
     rates, rng = _range_rates(start, stop, steps), make_rng(rng, seed)
     batch_size = min(batch_size, len(X))
-    arrays = [param for param, _ in model.parameters()] + [
-        array for layer in model.layers for array in getattr(layer, "buffers", list)()]
+    arrays = _restorable_arrays(model)
     saved = [array.copy() for array in arrays]
-    saved_rate, losses = optimizer.learning_rate, []
+    saved_rate = optimizer.learning_rate
     # train as train() does (dropout on)
     saved_mode, model.training = getattr(model, "training", False), True
     try:
-        # the last steps may overflow: expected
-        with np.errstate(over="ignore", invalid="ignore"):
-            for rate in rates:
-                optimizer.learning_rate = float(rate)
-                rows = rng.choice(len(X), size=batch_size, replace=False)
-                loss = _range_test_step(model, X[rows], y[rows], loss_fn, optimizer)
-                losses.append(loss)
-                if _exploded(losses):
-                    break
+        losses = _range_test_losses(model, X, y, loss_fn, optimizer, rates, rng,
+                                    batch_size)
     finally:
         # weights, and layer buffers such as
         for array, copy in zip(arrays, saved):
@@ -159,13 +181,9 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     return rates[:len(losses)], np.array(losses)
 
 
-# %% book/18_checks_and_seeds.ipynb 178
-_unchecked_smooth_losses = smooth_losses
-
-
-def smooth_losses(losses, beta=0.9):
-    """smooth_losses of chapter 10, with beta in [0, 1) and losses 1-D numbers."""
-    beta = check_fraction(beta, "beta")
+# %% book/18_checks_and_seeds.ipynb 243
+def _loss_values(losses):
+    """losses as a 1-D float array; TypeError for non-numbers, ValueError unless 1-D."""
     try:
         values = np.asarray(losses if isinstance(losses, np.ndarray) else list(losses),
                             float)
@@ -175,10 +193,35 @@ def smooth_losses(losses, beta=0.9):
     if values.ndim != 1:
         raise ValueError(f"losses must be 1-D, one loss per step, got shape "
                          f"{values.shape}")
-    return _unchecked_smooth_losses(values, beta)
+    return values
 
 
-# %% book/18_checks_and_seeds.ipynb 181
+# %% book/18_checks_and_seeds.ipynb 246
+_unchecked_smooth_losses = smooth_losses
+
+
+def smooth_losses(losses, beta=0.9):
+    """smooth_losses of chapter 10, with beta in [0, 1) and losses 1-D numbers."""
+    beta = check_fraction(beta, "beta")
+    return _unchecked_smooth_losses(_loss_values(losses), beta)
+
+
+# %% book/18_checks_and_seeds.ipynb 249
+def _check_range_settings(start, stop, steps, batch_size):
+    """start and stop as floats > 0, steps an int >= 2, batch_size an int >= 1."""
+    return (check_positive_float(start, "start"), check_positive_float(stop, "stop"),
+            check_int(steps, "steps", 2), check_int(batch_size, "batch_size", 1))
+
+
+# %% book/18_checks_and_seeds.ipynb 252
+def _saved_state(model, optimizer):
+    """optimizer's state (all but parameters), deep-copied except the model's arrays."""
+    shared = {id(array): array for pair in model.parameters() for array in pair}
+    state = {k: v for k, v in vars(optimizer).items() if k != "parameters"}
+    return copy.deepcopy(state, shared)
+
+
+# %% book/18_checks_and_seeds.ipynb 255
 _unchecked_lr_range_test = lr_range_test
 
 
@@ -188,13 +231,9 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     X, y = _check_data(model, X, y, "X", "y")
     _check_head(model, loss_fn, y.shape[1])
     _check_owner(model, optimizer)
-    start = check_positive_float(start, "start")
-    stop = check_positive_float(stop, "stop")
-    steps = check_int(steps, "steps", 2)
-    batch_size = check_int(batch_size, "batch_size", 1)
-    shared = {id(array): array for pair in model.parameters() for array in pair}
-    state = {k: v for k, v in vars(optimizer).items() if k != "parameters"}
-    saved = copy.deepcopy(state, shared)
+    start, stop, steps, batch_size = _check_range_settings(start, stop, steps,
+                                                           batch_size)
+    saved = _saved_state(model, optimizer)
     try:
         return _unchecked_lr_range_test(model, X, y, loss_fn, optimizer, start, stop,
                                         steps, batch_size, seed=seed, rng=rng)
@@ -202,7 +241,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
         vars(optimizer).update(saved)
 
 
-# %% book/18_checks_and_seeds.ipynb 184
+# %% book/18_checks_and_seeds.ipynb 258
 _unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__call__
 
 
@@ -213,7 +252,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 185
+# %% book/18_checks_and_seeds.ipynb 259
 @patch(CosineSchedule)
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""
@@ -221,7 +260,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 187
+# %% book/18_checks_and_seeds.ipynb 261
 _unchecked_step_init = StepDecay.__init__
 _unchecked_cosine_init = CosineSchedule.__init__
 
@@ -234,7 +273,7 @@ def __init__(self, optimizer, step_size, gamma=0.1):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 188
+# %% book/18_checks_and_seeds.ipynb 262
 @patch(CosineSchedule)
 def __init__(self, optimizer, epochs, min_lr=0.0):
     """CosineSchedule of chapter 10, with epochs an integer >= 1 and min_lr >= 0."""

@@ -71,6 +71,15 @@ def _dense_build(config, dtype, rng):
     return layer
 
 
+# %% book/21_save_and_load.ipynb 18
+def _conv_build(config, dtype, rng):
+    """A new Conv2D of `config` (its weights are overwritten right after)."""
+    return Conv2D(config["in_channels"], config["out_channels"], config["kernel_size"],
+                  stride=config["stride"], padding=config["padding"], rng=rng,
+                  dtype=dtype)
+
+
+# %% book/21_save_and_load.ipynb 21
 LAYER_TYPES = {
     "Layer": LayerType(Layer, ("input_size", "output_size", "activation",
                                "needs_input_grad"),
@@ -90,17 +99,14 @@ LAYER_TYPES = {
                         lambda c: {"weights": (c["out_channels"], c["in_channels"],
                                                c["kernel_size"], c["kernel_size"]),
                                    "bias": (c["out_channels"],)},
-                        lambda c, dtype, rng: Conv2D(
-                            c["in_channels"], c["out_channels"], c["kernel_size"],
-                            stride=c["stride"], padding=c["padding"], rng=rng,
-                            dtype=dtype)),
+                        _conv_build),
     "MaxPool2D": LayerType(MaxPool2D, ("size",), lambda c: {},
                            lambda c, dtype, rng: MaxPool2D(c["size"])),
     "Flatten": LayerType(Flatten, (), lambda c: {}, lambda c, dtype, rng: Flatten()),
 }
 
 
-# %% book/21_save_and_load.ipynb 16
+# %% book/21_save_and_load.ipynb 22
 def _layer_type(name):
     """The LayerType of `name`: LAYER_TYPES, then the activations; None if unknown."""
     if name in LAYER_TYPES:
@@ -111,7 +117,7 @@ def _layer_type(name):
     return None
 
 
-# %% book/21_save_and_load.ipynb 18
+# %% book/21_save_and_load.ipynb 24
 def _plain(value):
     """A configuration value as JSON stores it: bool, int, float, str or None."""
     if isinstance(value, (bool, np.bool_)):
@@ -121,7 +127,7 @@ def _plain(value):
     return float(value) if isinstance(value, numbers.Real) else value
 
 
-# %% book/21_save_and_load.ipynb 21
+# %% book/21_save_and_load.ipynb 27
 def _layer_record(layer, i):
     """(type name, configuration, {name: array}) of layer i; TypeError if unknown."""
     name = type(layer).__name__
@@ -139,7 +145,7 @@ def _layer_record(layer, i):
     return name, config, {key: getattr(layer, key) for key in kind.shapes(config)}
 
 
-# %% book/21_save_and_load.ipynb 24
+# %% book/21_save_and_load.ipynb 30
 def _package_version():
     """The installed nnscratch's version, from its metadata (no `import nnscratch`)."""
     try:
@@ -148,7 +154,7 @@ def _package_version():
         return "0+unknown"
 
 
-# %% book/21_save_and_load.ipynb 27
+# %% book/21_save_and_load.ipynb 33
 def _check_savable(value, shape, dtype, what):
     """ValueError naming `what` unless `value` is a finite `dtype` array of `shape`."""
     array = isinstance(value, np.ndarray)
@@ -161,14 +167,10 @@ def _check_savable(value, shape, dtype, what):
                          f"diverge?)")
 
 
-# %% book/21_save_and_load.ipynb 30
-def _model_entries(model):
-    """Everything needed to rebuild `model`, as {entry name: plain NumPy array}."""
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
-    if not model.layers:
-        raise ValueError("cannot save: the model has no layers")
-    records = [_layer_record(layer, i) for i, layer in enumerate(model.layers)]
+# %% book/21_save_and_load.ipynb 36
+def _model_architecture(model, records):
+    """The architecture save() writes as JSON: the model's class, dtype, the nnscratch
+    version, the layers' `records` and a NeuralNetwork's two sizes."""
     nn = isinstance(model, NeuralNetwork)
     arch = {"model": "NeuralNetwork" if nn else "Sequential",
             "dtype": model.dtype.name, "nnscratch_version": _package_version(),
@@ -176,6 +178,18 @@ def _model_entries(model):
     if nn:
         arch.update(input_size=int(model.input_size),
                     output_size=int(model.output_size))
+    return arch
+
+
+# %% book/21_save_and_load.ipynb 39
+def _model_entries(model):
+    """Everything needed to rebuild `model`, as {entry name: plain NumPy array}."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    if not model.layers:
+        raise ValueError("cannot save: the model has no layers")
+    records = [_layer_record(layer, i) for i, layer in enumerate(model.layers)]
+    arch = _model_architecture(model, records)
     entries = {"format_version": np.array(FORMAT_VERSION),
                "architecture": np.array(json.dumps(arch, allow_nan=False))}
     for i, (name, config, arrays) in enumerate(records):
@@ -186,7 +200,7 @@ def _model_entries(model):
     return entries
 
 
-# %% book/21_save_and_load.ipynb 31
+# %% book/21_save_and_load.ipynb 40
 def _npz_path(path):
     """`path` as a Path ending in ".npz" (added if missing); ValueError for a folder."""
     if not isinstance(path, (str, os.PathLike)):
@@ -203,7 +217,7 @@ def _npz_path(path):
     return path
 
 
-# %% book/21_save_and_load.ipynb 32
+# %% book/21_save_and_load.ipynb 41
 @patch(Sequential)
 def save(self, path):
     """Write the model to `path` (".npz" appended if missing); return the Path written.
@@ -222,7 +236,7 @@ def save(self, path):
 del save   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 36
+# %% book/21_save_and_load.ipynb 45
 def _check_file(path):
     """FileNotFoundError if `path` is missing, ValueError unless it is a regular file
     that starts like a zip archive (a FIFO or folder is never opened)."""
@@ -239,7 +253,19 @@ def _check_file(path):
         raise ValueError(f"{path} is not an nnscratch model file: it {what}")
 
 
-# %% book/21_save_and_load.ipynb 37
+# %% book/21_save_and_load.ipynb 47
+def _check_compression(infos, path):
+    """ValueError for an entry (a ZipInfo of `infos`) that is encrypted or neither
+    stored nor deflated."""
+    for info in infos:
+        if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
+                                                               zipfile.ZIP_DEFLATED):
+            raise ValueError(f"{path}: entry {info.filename!r} is encrypted or uses "
+                             f"compression method {info.compress_type}; NumPy writes "
+                             f"entries unencrypted, stored (0) or deflated (8)")
+
+
+# %% book/21_save_and_load.ipynb 50
 MAX_MODEL_BYTES = 2**32   # 4 GiB unpacked: load() refuses larger archives unread
 
 
@@ -247,12 +273,7 @@ def _entries(archive, path):
     """{entry name without ".npy": ZipInfo} of the open zip `archive`, from its central
     directory; ValueError for odd entries or more than MAX_MODEL_BYTES in all."""
     infos = archive.infolist()
-    for info in infos:
-        if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
-                                                               zipfile.ZIP_DEFLATED):
-            raise ValueError(f"{path}: entry {info.filename!r} is encrypted or uses "
-                             f"compression method {info.compress_type}; NumPy writes "
-                             f"entries unencrypted, stored (0) or deflated (8)")
+    _check_compression(infos, path)
     total = sum(info.file_size for info in infos)
     if total > MAX_MODEL_BYTES:
         raise ValueError(f"{path} would unpack to {total:,} bytes, more than "
@@ -264,7 +285,7 @@ def _entries(archive, path):
     return entries
 
 
-# %% book/21_save_and_load.ipynb 40
+# %% book/21_save_and_load.ipynb 53
 TEXT_BYTES = 2**20   # the longest string entry read: 1 MiB
 
 
@@ -282,7 +303,7 @@ def _read_small(archive, entries, key, path, kinds, ndim=0):
     return value
 
 
-# %% book/21_save_and_load.ipynb 43
+# %% book/21_save_and_load.ipynb 56
 def _read_format(archive, entries, path, formats):
     """The file's format version if it is one of `formats`; else ValueError."""
     if "format_version" not in entries:
@@ -297,7 +318,7 @@ def _read_format(archive, entries, path, formats):
     return found
 
 
-# %% book/21_save_and_load.ipynb 46
+# %% book/21_save_and_load.ipynb 59
 def _read_json(archive, entries, key, path):
     """The JSON object stored as the string entry `key`; ValueError naming `path`."""
     try:
@@ -310,7 +331,7 @@ def _read_json(archive, entries, key, path):
     return value
 
 
-# %% book/21_save_and_load.ipynb 49
+# %% book/21_save_and_load.ipynb 62
 def _check_keys(value, keys, key, path):
     """ValueError unless the dict `value` (entry `key`) has exactly the keys `keys`."""
     if set(value) != set(keys):
@@ -318,7 +339,7 @@ def _check_keys(value, keys, key, path):
                          f"got {', '.join(map(str, value))}")
 
 
-# %% book/21_save_and_load.ipynb 52
+# %% book/21_save_and_load.ipynb 65
 def _float_dtype(name, path):
     """The floating-point dtype called `name`; ValueError naming `path` otherwise."""
     try:
@@ -331,23 +352,31 @@ def _float_dtype(name, path):
     return dtype
 
 
-# %% book/21_save_and_load.ipynb 55
+# %% book/21_save_and_load.ipynb 68
+def _layer_plan(i, record, path):
+    """(type name, LayerType, configuration) of layer i's record; ValueError naming
+    `path` for an unknown type or other fields."""
+    name = record.get("type") if isinstance(record, dict) else None
+    kind = _layer_type(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ValueError(f"{path}: layer {i} has the unknown type "
+                         f"{str(name)[:80]!r} (known: "
+                         f"{', '.join([*LAYER_TYPES, *ACTIVATIONS])})")
+    config = {key: value for key, value in record.items() if key != "type"}
+    if set(config) != set(kind.fields):
+        raise ValueError(f"{path}: layer {i} ({name}) must have the fields "
+                         f"{list(kind.fields)}, got {list(config)}")
+    return name, kind, config
+
+
+# %% book/21_save_and_load.ipynb 71
 def _plan(arch, path):
     """([(name, LayerType, configuration)] of the layers, dtype, {entry: shape})."""
     dtype, layers, shapes = _float_dtype(arch["dtype"], path), [], {}
     if not isinstance(arch["layers"], list) or not arch["layers"]:
         raise ValueError(f"{path}: 'layers' must be a non-empty list")
     for i, record in enumerate(arch["layers"]):
-        name = record.get("type") if isinstance(record, dict) else None
-        kind = _layer_type(name) if isinstance(name, str) else None
-        if kind is None:
-            raise ValueError(f"{path}: layer {i} has the unknown type "
-                             f"{str(name)[:80]!r} (known: "
-                             f"{', '.join([*LAYER_TYPES, *ACTIVATIONS])})")
-        config = {key: value for key, value in record.items() if key != "type"}
-        if set(config) != set(kind.fields):
-            raise ValueError(f"{path}: layer {i} ({name}) must have the fields "
-                             f"{list(kind.fields)}, got {list(config)}")
+        name, kind, config = _layer_plan(i, record, path)
         for key, shape in kind.shapes(config).items():
             if not all(type(n) is int and n >= 0 for n in shape):
                 raise ValueError(f"{path}: layer {i} ({name}) has invalid sizes "
@@ -357,10 +386,10 @@ def _plan(arch, path):
     return layers, dtype, shapes
 
 
-# %% book/21_save_and_load.ipynb 58
-def _check_entries(entries, header, arrays, needed, path):
-    """ValueError unless the entries are exactly `header` and `arrays`, and the arrays
-    unpack to at most `needed` bytes (plus headers and 64 KiB)."""
+# %% book/21_save_and_load.ipynb 74
+def _check_entry_names(entries, header, arrays, path):
+    """ValueError unless the entries are exactly `header` and `arrays`: none missing,
+    none extra (ten of them named at most)."""
     missing = [key for key in [*header, *arrays] if key not in entries]
     if missing:
         raise ValueError(f"{path} is incomplete: missing entries "
@@ -369,6 +398,13 @@ def _check_entries(entries, header, arrays, needed, path):
     if extra:
         raise ValueError(f"{path} has entries that do not fit its architecture: "
                          f"{', '.join(extra[:10])}")
+
+
+# %% book/21_save_and_load.ipynb 77
+def _check_entries(entries, header, arrays, needed, path):
+    """ValueError unless the entries are exactly `header` and `arrays`, and the arrays
+    unpack to at most `needed` bytes (plus headers and 64 KiB)."""
+    _check_entry_names(entries, header, arrays, path)
     total = sum(entries[key].file_size for key in arrays)
     if total > needed + 256 * len(arrays) + 64 * 1024:
         raise ValueError(f"{path} would unpack to {total:,} bytes, but its "
@@ -376,7 +412,7 @@ def _check_entries(entries, header, arrays, needed, path):
                          f"damaged file, or a zip bomb)")
 
 
-# %% book/21_save_and_load.ipynb 60
+# %% book/21_save_and_load.ipynb 79
 def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     """{key: array} for each key of `shapes`, read from entry renames.get(key, key)."""
     values = {}
@@ -388,7 +424,7 @@ def _read_arrays(archive, entries, shapes, dtype, path, renames=None):
     return values
 
 
-# %% book/21_save_and_load.ipynb 63
+# %% book/21_save_and_load.ipynb 82
 def _build_layers(layers, values, dtype, path):
     """The layers of the plan `layers`, built by their constructors, with `values`."""
     rng, built = np.random.default_rng(0), []
@@ -403,7 +439,7 @@ def _build_layers(layers, values, dtype, path):
     return built
 
 
-# %% book/21_save_and_load.ipynb 66
+# %% book/21_save_and_load.ipynb 85
 def _assemble(cls, arch, layers, path):
     """A `cls` (or the saved NeuralNetwork, for Sequential.load) holding `layers`."""
     if arch["model"] == "NeuralNetwork":
@@ -420,15 +456,13 @@ def _assemble(cls, arch, layers, path):
     return model
 
 
-# %% book/21_save_and_load.ipynb 67
+# %% book/21_save_and_load.ipynb 87
 MODEL_KEYS = ("model", "dtype", "nnscratch_version", "layers")
 
 
-def _architecture(archive, entries, path, found):
-    """(architecture, header entries, {array key: entry name}) of a `found` file."""
-    if found in OLD_FORMATS:
-        return _legacy_architecture(archive, entries, path, found)
-    arch = _read_json(archive, entries, "architecture", path)
+def _check_model_record(arch, path):
+    """ValueError unless the architecture `arch` describes a Sequential or a
+    NeuralNetwork with exactly their keys (and the latter's sizes >= 1)."""
     if arch.get("model") not in ("Sequential", "NeuralNetwork"):
         raise ValueError(f"{path}: 'architecture' describes no model nnscratch builds: "
                          f"{str(arch.get('model'))[:80]!r}")
@@ -439,13 +473,39 @@ def _architecture(archive, entries, path, found):
                       for k in ("input_size", "output_size")):
         raise ValueError(f"{path}: 'architecture' describes no model nnscratch builds: "
                          f"sizes {arch['input_size']!r}, {arch['output_size']!r}")
+
+
+# %% book/21_save_and_load.ipynb 90
+def _architecture(archive, entries, path, found):
+    """(architecture, header entries, {array key: entry name}) of a `found` file."""
+    if found in OLD_FORMATS:
+        return _legacy_architecture(archive, entries, path, found)
+    arch = _read_json(archive, entries, "architecture", path)
+    _check_model_record(arch, path)
     return arch, ["format_version", "architecture"], {}
 
 
-# %% book/21_save_and_load.ipynb 68
+# %% book/21_save_and_load.ipynb 92
 READABLE_FORMATS = (FORMAT_VERSION, *OLD_FORMATS, CHECKPOINT_FORMAT)
 
 
+def _read_model(archive, path):
+    """(architecture, layer plan, dtype, {key: array}) of the open model file
+    `archive`: every check of load() but building."""
+    entries = _entries(archive, path)
+    found = _read_format(archive, entries, path, READABLE_FORMATS)
+    if found == CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is a checkpoint: use load_checkpoint")
+    arch, header, renames = _architecture(archive, entries, path, found)
+    layers, dtype, shapes = _plan(arch, path)
+    needed = sum(map(prod, shapes.values())) * dtype.itemsize
+    names = [renames.get(key, key) for key in shapes]
+    _check_entries(entries, header, names, needed, path)
+    values = _read_arrays(archive, entries, shapes, dtype, path, renames)
+    return arch, layers, dtype, values
+
+
+# %% book/21_save_and_load.ipynb 95
 @patch(Sequential)
 @classmethod
 def load(cls, path):
@@ -460,16 +520,7 @@ def load(cls, path):
     _check_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            entries = _entries(archive, path)
-            found = _read_format(archive, entries, path, READABLE_FORMATS)
-            if found == CHECKPOINT_FORMAT:
-                raise ValueError(f"{path} is a checkpoint: use load_checkpoint")
-            arch, header, renames = _architecture(archive, entries, path, found)
-            layers, dtype, shapes = _plan(arch, path)
-            needed = sum(map(prod, shapes.values())) * dtype.itemsize
-            names = [renames.get(key, key) for key in shapes]
-            _check_entries(entries, header, names, needed, path)
-            values = _read_arrays(archive, entries, shapes, dtype, path, renames)
+            arch, layers, dtype, values = _read_model(archive, path)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError,
             NotImplementedError) as error:                  # zipfile's own refusals
         raise ValueError(f"{path} is not a readable .npz archive (truncated or "
@@ -478,7 +529,7 @@ def load(cls, path):
 del load   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 73
+# %% book/21_save_and_load.ipynb 100
 def _describe(layer):
     """`Type(setting=value, ...)` from the record save() writes; the layer's own repr
     if its class has one; Python's default for a type the registry does not know."""
@@ -498,7 +549,7 @@ for _cls in [kind.cls for kind in LAYER_TYPES.values()] + list(ACTIVATIONS.value
         _cls.__repr__ = _describe
 
 
-# %% book/21_save_and_load.ipynb 76
+# %% book/21_save_and_load.ipynb 103
 @patch(Sequential)
 def __repr__(self):
     """The class, then its layers, one per line, numbered as in model.layers."""
@@ -507,7 +558,19 @@ def __repr__(self):
 del __repr__   # now a method: no stray module-level name
 
 
-# %% book/21_save_and_load.ipynb 79
+# %% book/21_save_and_load.ipynb 106
+def _check_legacy_sizes(head, entries, path):
+    """ValueError unless the sizes `head` of a format 1 or 2 file describe a network
+    whose arrays fit in its `entries`."""
+    if min(head.values()) < 0 or min(head["input_size"], head["output_size"]) < 1 or (
+            (head["hidden_layer_size"] == 0) != (head["num_hidden_layers"] == 0)):
+        raise ValueError(f"{path}: the sizes {head} describe no network")
+    if 2 * head["num_hidden_layers"] + 2 > len(entries):   # a forged count: huge
+        raise ValueError(f"{path} is incomplete: {head['num_hidden_layers'] + 1} "
+                         f"layers need more entries than its {len(entries)}")
+
+
+# %% book/21_save_and_load.ipynb 109
 SIZE_KEYS = ("input_size", "output_size", "hidden_layer_size", "num_hidden_layers")
 
 
@@ -522,12 +585,7 @@ def _legacy_header(archive, entries, path, found):
         return _read_small(archive, entries, key, path, kinds, ndim)
 
     head = {key: int(read(key, "iu")) for key in SIZE_KEYS}
-    if min(head.values()) < 0 or min(head["input_size"], head["output_size"]) < 1 or (
-            (head["hidden_layer_size"] == 0) != (head["num_hidden_layers"] == 0)):
-        raise ValueError(f"{path}: the sizes {head} describe no network")
-    if 2 * head["num_hidden_layers"] + 2 > len(entries):   # a forged count: huge
-        raise ValueError(f"{path} is incomplete: {head['num_hidden_layers'] + 1} "
-                         f"layers need more entries than its {len(entries)}")
+    _check_legacy_sizes(head, entries, path)
     names = [str(name) for name in read("activations", "U", 1)]
     if len(names) != head["num_hidden_layers"] + 1:
         raise ValueError(f"{path}: 'activations' must hold one name per layer")
@@ -538,13 +596,10 @@ def _legacy_header(archive, entries, path, found):
     return head, names, str(read("dtype", "U")), rate, keys
 
 
-# %% book/21_save_and_load.ipynb 80
-def _legacy_architecture(archive, entries, path, found):
-    """A format 1 or 2 file's architecture in format 3's terms, its header entries, and
-    {format 3 array key: the file's entry name}."""
-    head, names, dtype, rate, keys = _legacy_header(archive, entries, path, found)
-    widths = layer_sizes(head["input_size"], head["output_size"],
-                         max(head["hidden_layer_size"], 1), head["num_hidden_layers"])
+# %% book/21_save_and_load.ipynb 111
+def _legacy_layers(widths, names, rate):
+    """The seed network's layer records for the sizes `widths`, activations `names`
+    and dropout `rate`, and {format 3 array key: old entry name}."""
     layers, renames = [], {}
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         if i and rate:
@@ -554,12 +609,23 @@ def _legacy_architecture(archive, entries, path, found):
         layers.append({"type": "Layer", "input_size": n_in, "output_size": n_out,
                        "activation": None, "needs_input_grad": i > 0})
         layers += [{"type": names[i]}] if names[i] != "None" else []
+    return layers, renames
+
+
+# %% book/21_save_and_load.ipynb 114
+def _legacy_architecture(archive, entries, path, found):
+    """A format 1 or 2 file's architecture in format 3's terms, its header entries, and
+    {format 3 array key: the file's entry name}."""
+    head, names, dtype, rate, keys = _legacy_header(archive, entries, path, found)
+    widths = layer_sizes(head["input_size"], head["output_size"],
+                         max(head["hidden_layer_size"], 1), head["num_hidden_layers"])
+    layers, renames = _legacy_layers(widths, names, rate)
     arch = {"model": "NeuralNetwork", "dtype": dtype, "layers": layers,
             "input_size": head["input_size"], "output_size": head["output_size"]}
     return arch, keys, renames
 
 
-# %% book/21_save_and_load.ipynb 85
+# %% book/21_save_and_load.ipynb 120
 OptimizerType = namedtuple("OptimizerType", "cls hyperparameters counters state")
 OPTIMIZER_TYPES = {
     "SGD": OptimizerType(SGD, ("learning_rate", "weight_decay"), (), ()),
@@ -570,6 +636,7 @@ OPTIMIZER_TYPES = {
 }
 
 
+# %% book/21_save_and_load.ipynb 122
 def _state_arrays(optimizer):
     """{entry name: live state array} of `optimizer` (optimizer_m_0, ...)."""
     if type(optimizer) is Adam:
@@ -582,7 +649,39 @@ def _state_arrays(optimizer):
     return {}
 
 
-# %% book/21_save_and_load.ipynb 86
+# %% book/21_save_and_load.ipynb 125
+def _optimizer_kind(optimizer):
+    """(class name, OptimizerType) of `optimizer`; TypeError if it is not registered."""
+    name = type(optimizer).__name__
+    kind = OPTIMIZER_TYPES.get(name)
+    if kind is None or kind.cls is not type(optimizer):
+        raise TypeError(f"cannot save optimizer {name}: not in nnscratch.serialization."
+                        f"OPTIMIZER_TYPES ({', '.join(OPTIMIZER_TYPES)})")
+    return name, kind
+
+
+# %% book/21_save_and_load.ipynb 128
+def _check_holds(model, optimizer):
+    """model.parameters(); ValueError unless `optimizer` holds these very arrays."""
+    pairs, held = model.parameters(), list(getattr(optimizer, "parameters", []))
+    if len(pairs) != len(held) or any(p is not q or g is not h
+                                      for (p, g), (q, h) in zip(pairs, held)):
+        raise ValueError("cannot save: the optimizer does not hold this model's "
+                         "parameters (build it with e.g. Adam(model.parameters()))")
+    return pairs
+
+
+# %% book/21_save_and_load.ipynb 131
+def _optimizer_state(optimizer, name, kind, n):
+    """The JSON object saved as 'optimizer': type `name`, n parameters, and the
+    hyperparameters and counters of `kind`."""
+    state = {"type": name, "parameters": n}
+    for key in kind.hyperparameters + kind.counters:
+        state[key] = _plain(getattr(optimizer, key))
+    return state
+
+
+# %% book/21_save_and_load.ipynb 134
 def save_checkpoint(path, model, optimizer):
     """Write `model` and the state of `optimizer` (built on model.parameters()) to
     `path` (".npz" appended if missing), atomically, no pickle; return the Path written.
@@ -590,19 +689,9 @@ def save_checkpoint(path, model, optimizer):
     Restore with load_checkpoint. Schedules and dropout generators are not saved."""
     path = _npz_path(path)
     entries = _model_entries(model)
-    name = type(optimizer).__name__
-    kind = OPTIMIZER_TYPES.get(name)
-    if kind is None or kind.cls is not type(optimizer):
-        raise TypeError(f"cannot save optimizer {name}: not in nnscratch.serialization."
-                        f"OPTIMIZER_TYPES ({', '.join(OPTIMIZER_TYPES)})")
-    pairs, held = model.parameters(), list(getattr(optimizer, "parameters", []))
-    if len(pairs) != len(held) or any(p is not q or g is not h
-                                      for (p, g), (q, h) in zip(pairs, held)):
-        raise ValueError("cannot save: the optimizer does not hold this model's "
-                         "parameters (build it with e.g. Adam(model.parameters()))")
-    state = {"type": name, "parameters": len(pairs)}
-    for key in kind.hyperparameters + kind.counters:
-        state[key] = _plain(getattr(optimizer, key))
+    name, kind = _optimizer_kind(optimizer)
+    pairs = _check_holds(model, optimizer)
+    state = _optimizer_state(optimizer, name, kind, len(pairs))
     entries["format_version"] = np.array(CHECKPOINT_FORMAT)
     entries["optimizer"] = np.array(json.dumps(state, allow_nan=False))
     entries.update(_state_arrays(optimizer))
@@ -613,7 +702,7 @@ def save_checkpoint(path, model, optimizer):
     return path
 
 
-# %% book/21_save_and_load.ipynb 87
+# %% book/21_save_and_load.ipynb 135
 def _optimizer_plan(archive, entries, path):
     """(OptimizerType, saved state dict, [state entry names]) of a checkpoint."""
     state = _read_json(archive, entries, "optimizer", path)
@@ -631,7 +720,19 @@ def _optimizer_plan(archive, entries, path):
     return kind, state, names
 
 
-# %% book/21_save_and_load.ipynb 88
+# %% book/21_save_and_load.ipynb 137
+def _new_optimizer(kind, state, pairs):
+    """An optimizer of `kind` on `pairs` with the hyperparameters and counters in
+    `state`; TypeError or ValueError for a bad one."""
+    optimizer = kind.cls(pairs, **{key: state[key] for key in kind.hyperparameters})
+    for key in kind.counters:
+        if type(state[key]) is not int or state[key] < 0:
+            raise ValueError(f"{key} must be an integer >= 0, got {state[key]!r}")
+        setattr(optimizer, key, state[key])
+    return optimizer
+
+
+# %% book/21_save_and_load.ipynb 140
 def _build_optimizer(kind, state, model, archive, entries, path):
     """An optimizer of `kind` on model.parameters(), with the saved state filled in."""
     pairs = model.parameters()
@@ -639,11 +740,7 @@ def _build_optimizer(kind, state, model, archive, entries, path):
         raise ValueError(f"{path}: the optimizer has {state['parameters']} parameters, "
                          f"the model {len(pairs)}")
     try:
-        optimizer = kind.cls(pairs, **{key: state[key] for key in kind.hyperparameters})
-        for key in kind.counters:
-            if type(state[key]) is not int or state[key] < 0:
-                raise ValueError(f"{key} must be an integer >= 0, got {state[key]!r}")
-            setattr(optimizer, key, state[key])
+        optimizer = _new_optimizer(kind, state, pairs)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: the optimizer {state['type']}: {error}") from None
     live = _state_arrays(optimizer)
@@ -653,7 +750,24 @@ def _build_optimizer(kind, state, model, archive, entries, path):
     return optimizer
 
 
-# %% book/21_save_and_load.ipynb 89
+# %% book/21_save_and_load.ipynb 142
+def _read_checkpoint(archive, path):
+    """(model, optimizer) of the open checkpoint `archive`, every entry checked."""
+    entries = _entries(archive, path)
+    found = _read_format(archive, entries, path, (CHECKPOINT_FORMAT,))
+    arch, header, _ = _architecture(archive, entries, path, found)
+    layers, dtype, shapes = _plan(arch, path)
+    kind, state, names = _optimizer_plan(archive, entries, path)
+    needed = sum(map(prod, shapes.values())) * dtype.itemsize
+    _check_entries(entries, header + ["optimizer"], [*shapes, *names],
+                   needed * (1 + len(kind.state)), path)
+    values = _read_arrays(archive, entries, shapes, dtype, path)
+    built = _build_layers(layers, values, dtype, path)
+    model = _assemble(Sequential, arch, built, path)
+    return model, _build_optimizer(kind, state, model, archive, entries, path)
+
+
+# %% book/21_save_and_load.ipynb 145
 def load_checkpoint(path):
     """(model, optimizer) saved by save_checkpoint at `path` (".npz" added if missing).
 
@@ -663,18 +777,7 @@ def load_checkpoint(path):
     _check_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            entries = _entries(archive, path)
-            found = _read_format(archive, entries, path, (CHECKPOINT_FORMAT,))
-            arch, header, _ = _architecture(archive, entries, path, found)
-            layers, dtype, shapes = _plan(arch, path)
-            kind, state, names = _optimizer_plan(archive, entries, path)
-            needed = sum(map(prod, shapes.values())) * dtype.itemsize
-            _check_entries(entries, header + ["optimizer"], [*shapes, *names],
-                           needed * (1 + len(kind.state)), path)
-            values = _read_arrays(archive, entries, shapes, dtype, path)
-            built = _build_layers(layers, values, dtype, path)
-            model = _assemble(Sequential, arch, built, path)
-            optimizer = _build_optimizer(kind, state, model, archive, entries, path)
+            model, optimizer = _read_checkpoint(archive, path)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError,
             NotImplementedError) as error:                  # zipfile's own refusals
         raise ValueError(f"{path} is not a readable .npz archive (truncated or "

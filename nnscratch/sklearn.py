@@ -59,7 +59,19 @@ def _hidden_sizes(value):
     return tuple(sizes)
 
 
-# %% book/13_hyperparameter_search.ipynb 16
+# %% book/13_hyperparameter_search.ipynb 17
+def _check_seed(random_state):
+    """TypeError unless random_state is None or an integer (not a bool); ValueError if
+    it is negative."""
+    integer = isinstance(random_state, (int, np.integer))
+    if random_state is not None and (not integer or isinstance(random_state, bool)):
+        raise TypeError(f"random_state must be None, an integer >= 0, a RandomState "
+                        f"or a Generator, got {random_state!r}")
+    if random_state is not None and random_state < 0:
+        raise ValueError(f"random_state must be an integer >= 0, got {random_state}")
+
+
+# %% book/13_hyperparameter_search.ipynb 20
 def _as_generator(random_state):
     """A np.random.Generator from scikit-learn's random_state: None, an int >= 0, a
     RandomState or a Generator (which is used as it is)."""
@@ -67,16 +79,11 @@ def _as_generator(random_state):
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2**31))
-    integer = isinstance(random_state, (int, np.integer))
-    if random_state is not None and (not integer or isinstance(random_state, bool)):
-        raise TypeError(f"random_state must be None, an integer >= 0, a RandomState "
-                        f"or a Generator, got {random_state!r}")
-    if random_state is not None and random_state < 0:
-        raise ValueError(f"random_state must be an integer >= 0, got {random_state}")
+    _check_seed(random_state)
     return make_rng(seed=None if random_state is None else int(random_state))
 
 
-# %% book/13_hyperparameter_search.ipynb 19
+# %% book/13_hyperparameter_search.ipynb 23
 def _build_network(n_in, hidden, n_out, head, activation, init, dropout, rng):
     """A float64 Sequential n_in -> hidden widths -> n_out, then `head` (if any)."""
     widths, layers = (n_in, *hidden), []
@@ -90,7 +97,7 @@ def _build_network(n_in, hidden, n_out, head, activation, init, dropout, rng):
     return Sequential(*layers, *([head()] if head else []))
 
 
-# %% book/13_hyperparameter_search.ipynb 22
+# %% book/13_hyperparameter_search.ipynb 26
 class _L2:
     """L2 for an optimizer without weight decay: add alpha * weight to the gradient of
     each weight (not bias), then step."""
@@ -105,7 +112,7 @@ class _L2:
         self.optimizer.step()
 
 
-# %% book/13_hyperparameter_search.ipynb 24
+# %% book/13_hyperparameter_search.ipynb 28
 def _make_optimizer(name, parameters, learning_rate, alpha):
     """Optimizer `name` ("adam", "sgd", "momentum") with weight decay alpha."""
     if name == "adam":
@@ -116,7 +123,7 @@ def _make_optimizer(name, parameters, learning_rate, alpha):
     return _L2(momentum, alpha) if alpha else momentum
 
 
-# %% book/13_hyperparameter_search.ipynb 28
+# %% book/13_hyperparameter_search.ipynb 32
 class _Plateau:
     """on_epoch for train(): True once the training loss has not improved by `tol` for
     `wait` epochs in a row."""
@@ -130,7 +137,7 @@ class _Plateau:
         return self.waited >= self.wait
 
 
-# %% book/13_hyperparameter_search.ipynb 31
+# %% book/13_hyperparameter_search.ipynb 35
 class _NetworkEstimator(_base.BaseEstimator):
     """What NeuralNetworkClassifier and NeuralNetworkRegressor share.
 
@@ -162,13 +169,13 @@ class _NetworkEstimator(_base.BaseEstimator):
         self.random_state = random_state
 
 
-# %% book/13_hyperparameter_search.ipynb 34
+# %% book/13_hyperparameter_search.ipynb 38
 def _inner(optimizer):
     """The optimizer that holds the parameter pairs (inside an _L2 wrapper, if any)."""
     return optimizer.optimizer if isinstance(optimizer, _L2) else optimizer
 
 
-# %% book/13_hyperparameter_search.ipynb 35
+# %% book/13_hyperparameter_search.ipynb 39
 @patch(_NetworkEstimator)
 def __getstate__(self):
     """The pickled state: everything, but the optimizer without its parameter pairs."""
@@ -183,7 +190,7 @@ def __getstate__(self):
 del __getstate__   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 36
+# %% book/13_hyperparameter_search.ipynb 40
 @patch(_NetworkEstimator)
 def __setstate__(self, state):
     """Restore a pickled state, linking the optimizer to the network's arrays again."""
@@ -193,7 +200,41 @@ def __setstate__(self, state):
 del __setstate__   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 38
+# %% book/13_hyperparameter_search.ipynb 42
+def _check_batch_size(batch):
+    """TypeError unless `batch` (batch_size) is "auto" or an integer; ValueError if
+    it is < 1."""
+    if not (isinstance(batch, str) and batch == "auto"):
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
+            raise TypeError(f"batch_size must be 'auto' or an integer >= 1, "
+                            f"got {batch!r}")
+        if batch < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch}")
+
+
+# %% book/13_hyperparameter_search.ipynb 45
+def _check_decay(alpha, learning_rate_init):
+    """ValueError unless one step of weight decay keeps a positive share of each
+    weight: alpha * learning_rate_init < 1."""
+    if alpha * learning_rate_init >= 1:
+        raise ValueError(f"alpha={alpha} with learning_rate_init="
+                         f"{learning_rate_init}: each step would multiply the "
+                         f"weights by 1 - learning_rate_init * alpha <= 0; use a "
+                         f"smaller alpha")
+
+
+# %% book/13_hyperparameter_search.ipynb 48
+def _check_early_stopping(early_stopping, validation_fraction):
+    """TypeError unless early_stopping is a bool; ValueError for a validation_fraction
+    of 0."""
+    if not isinstance(early_stopping, (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False, "
+                        f"got {early_stopping!r}")
+    if validation_fraction == 0:
+        raise ValueError("validation_fraction must be a number in (0, 1), got 0")
+
+
+# %% book/13_hyperparameter_search.ipynb 51
 @patch(_NetworkEstimator)
 def _check_params(self):
     """Check the choices, batch_size and two combinations (TypeError or ValueError
@@ -202,28 +243,14 @@ def _check_params(self):
     _check_choice(self.activation, "activation", _ACTIVATIONS)
     _check_choice(self.optimizer, "optimizer", _OPTIMIZERS)
     _check_choice(self.init, "init", _INITS)
-    batch = self.batch_size
-    if not (isinstance(batch, str) and batch == "auto"):
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
-            raise TypeError(f"batch_size must be 'auto' or an integer >= 1, "
-                            f"got {batch!r}")
-        if batch < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch}")
-    if self.alpha * self.learning_rate_init >= 1:
-        raise ValueError(f"alpha={self.alpha} with learning_rate_init="
-                         f"{self.learning_rate_init}: each step would multiply the "
-                         f"weights by 1 - learning_rate_init * alpha <= 0; use a "
-                         f"smaller alpha")
-    if not isinstance(self.early_stopping, (bool, np.bool_)):
-        raise TypeError(f"early_stopping must be True or False, "
-                        f"got {self.early_stopping!r}")
-    if self.validation_fraction == 0:
-        raise ValueError("validation_fraction must be a number in (0, 1), got 0")
+    _check_batch_size(self.batch_size)
+    _check_decay(self.alpha, self.learning_rate_init)
+    _check_early_stopping(self.early_stopping, self.validation_fraction)
     return hidden
 del _check_params   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 41
+# %% book/13_hyperparameter_search.ipynb 54
 @patch(_NetworkEstimator)
 def _start(self, n_in, n_out):
     """A new network_ (n_in -> n_out) and optimizer from the checked hyperparameters."""
@@ -237,20 +264,28 @@ def _start(self, n_in, n_out):
 del _start   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 44
+# %% book/13_hyperparameter_search.ipynb 57
+def _hold_out(X, Y, validation_fraction, stratify, rng):
+    """(X, X_val, Y, Y_val): validation_fraction of the rows held out, by a seed from
+    rng; ValueError naming the settings if that split cannot be made."""
+    try:
+        return _split(X, Y, test_size=validation_fraction, stratify=stratify,
+                      random_state=int(rng.integers(2**31)))
+    except ValueError as error:
+        raise ValueError(f"early_stopping=True could not hold out "
+                         f"validation_fraction={validation_fraction} of "
+                         f"{len(X)} rows: {error}") from None
+
+
+# %% book/13_hyperparameter_search.ipynb 60
 @patch(_NetworkEstimator)
 def _run(self, X, Y, epochs, stratify=None, stop=True):
     """Train network_ on X, Y (targets as the network sees them), <= `epochs` epochs."""
+    self._check_params()          # again: set_params may have come since _start
     X_val = Y_val = patience = None
     if stop and self.early_stopping:
-        try:
-            X, X_val, Y, Y_val = _split(
-                X, Y, test_size=self.validation_fraction, stratify=stratify,
-                random_state=int(self._rng.integers(2**31)))
-        except ValueError as error:
-            raise ValueError(f"early_stopping=True could not hold out "
-                             f"validation_fraction={self.validation_fraction} of "
-                             f"{len(X)} rows: {error}") from None
+        X, X_val, Y, Y_val = _hold_out(X, Y, self.validation_fraction, stratify,
+                                       self._rng)
         patience = self.n_iter_no_change
     batch = 200 if self.batch_size == "auto" else self.batch_size
     plateau = stop and not patience
@@ -267,7 +302,7 @@ def _run(self, X, Y, epochs, stratify=None, stop=True):
 del _run   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 48
+# %% book/13_hyperparameter_search.ipynb 64
 def _check_classes(classes):
     """ValueError unless there are at least two classes to tell apart."""
     if len(classes) < 2:
@@ -276,7 +311,7 @@ def _check_classes(classes):
     return classes
 
 
-# %% book/13_hyperparameter_search.ipynb 50
+# %% book/13_hyperparameter_search.ipynb 66
 class NeuralNetworkClassifier(_base.ClassifierMixin, _NetworkEstimator):
     """A scikit-learn classifier trained by nnscratch: softmax network, cross-entropy.
 
@@ -288,7 +323,7 @@ class NeuralNetworkClassifier(_base.ClassifierMixin, _NetworkEstimator):
     _head, _loss = Softmax, CrossEntropyLoss
 
 
-# %% book/13_hyperparameter_search.ipynb 52
+# %% book/13_hyperparameter_search.ipynb 68
 @patch(NeuralNetworkClassifier)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and labels y (n_samples,)."""
@@ -302,7 +337,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 56
+# %% book/13_hyperparameter_search.ipynb 72
 @patch(NeuralNetworkClassifier)
 def predict_proba(self, X):
     """Probability of each class, columns in the order of classes_: (n, classes)."""
@@ -312,7 +347,7 @@ def predict_proba(self, X):
 del predict_proba   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 57
+# %% book/13_hyperparameter_search.ipynb 73
 @patch(NeuralNetworkClassifier)
 def predict(self, X):
     """The most probable label for each row of X."""
@@ -321,7 +356,18 @@ def predict(self, X):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 60
+# %% book/13_hyperparameter_search.ipynb 76
+def _label_positions(y, classes):
+    """The position of each label of y in the sorted array `classes`; ValueError for
+    a label that is not in it."""
+    unknown = np.setdiff1d(y, classes)
+    if unknown.size:
+        raise ValueError(f"y holds labels not in classes_ {classes.tolist()}: "
+                         f"{unknown.tolist()}")
+    return np.searchsorted(classes, y)
+
+
+# %% book/13_hyperparameter_search.ipynb 79
 @patch(NeuralNetworkClassifier)
 def partial_fit(self, X, y, classes=None):
     """One epoch on (X, y); the first call (before any fit) needs `classes`."""
@@ -337,17 +383,13 @@ def partial_fit(self, X, y, classes=None):
     elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
         raise ValueError(f"classes={classes!r} differs from the first call's "
                          f"{self.classes_.tolist()}")
-    unknown = np.setdiff1d(y, self.classes_)
-    if unknown.size:
-        raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()}: "
-                         f"{unknown.tolist()}")
-    labels = np.searchsorted(self.classes_, y)
+    labels = _label_positions(y, self.classes_)
     self._run(X, one_hot(labels, len(self.classes_)), 1, stop=False)
     return self
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 66
+# %% book/13_hyperparameter_search.ipynb 85
 class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
     """A scikit-learn regressor trained by nnscratch: a network with linear outputs,
     the squared error, standardised targets.
@@ -365,7 +407,7 @@ class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
         return tags
 
 
-# %% book/13_hyperparameter_search.ipynb 68
+# %% book/13_hyperparameter_search.ipynb 87
 @patch(NeuralNetworkRegressor)
 def _targets(self, X, y, first):
     """Checked X, and y as standardised 2-D targets; the first call sets the scale."""
@@ -373,9 +415,14 @@ def _targets(self, X, y, first):
                                      y_numeric=True, reset=first)
     Y = y.reshape(len(y), -1)
     if first:
-        scale = Y.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):   # checked below
+            scale = Y.std(axis=0)
         self.n_outputs_, self._y_mean = Y.shape[1], Y.mean(axis=0)
         self._y_scale = np.where(scale > 0, scale, 1.0)
+        if not np.isfinite(self._y_scale).all() or not np.isfinite(self._y_mean).all():
+            raise ValueError(f"y is too large to standardise (its spread overflows "
+                             f"float64; largest |y| {np.abs(Y).max():.3g}): divide it "
+                             f"by a constant first")
     elif Y.shape[1] != self.n_outputs_:
         raise ValueError(f"y must have {self.n_outputs_} column(s) as before, "
                          f"got shape {y.shape}")
@@ -383,7 +430,7 @@ def _targets(self, X, y, first):
 del _targets   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 69
+# %% book/13_hyperparameter_search.ipynb 88
 @patch(NeuralNetworkRegressor)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and y: (n,) or (n, k)."""
@@ -394,7 +441,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 70
+# %% book/13_hyperparameter_search.ipynb 89
 @patch(NeuralNetworkRegressor)
 def partial_fit(self, X, y):
     """One epoch on (X, y), continuing the current network; the first call (before any
@@ -408,7 +455,7 @@ def partial_fit(self, X, y):
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 71
+# %% book/13_hyperparameter_search.ipynb 90
 @patch(NeuralNetworkRegressor)
 def predict(self, X):
     """Predicted targets in y's units: shape (n,) for one target column, else (n, k)."""
@@ -419,7 +466,7 @@ def predict(self, X):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 217
+# %% book/18_checks_and_seeds.ipynb 298
 _unchecked_hidden_sizes = _hidden_sizes
 
 
@@ -429,7 +476,7 @@ def _hidden_sizes(value):
                  for width in _unchecked_hidden_sizes(value))
 
 
-# %% book/18_checks_and_seeds.ipynb 220
+# %% book/18_checks_and_seeds.ipynb 301
 _unchecked_check_params = _NetworkEstimator._check_params
 
 

@@ -16,10 +16,10 @@ from nnscratch.validation import make_rng, check_array, check_int, all_finite
 from nnscratch.network import (
     _check_input, _check_layers, Sequential, _unchecked_predict,
 )
+import inspect
 from nnscratch.activations import Sigmoid, Softmax
 from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, CHECK_WRAPPERS
 import warnings
-import inspect
 from functools import partial
 
 __all__ = ['train']
@@ -183,13 +183,9 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
         stopper.restore()
 
 
-# %% book/18_checks_and_seeds.ipynb 79
-def _check_data(model, X, y, x_name, y_name):
-    """X and y checked against the model and converted (once) to its dtype; ValueError
-    with a hint."""
-    _check_input(model, X, x_name)
-    outputs = model.predict(X[:1]).shape[1]
-    check_array(y, y_name)
+# %% book/18_checks_and_seeds.ipynb 94
+def _check_not_labels(y, y_name, outputs):
+    """ValueError, with a one_hot hint, if y looks like labels but outputs > 1."""
     hint = f"pass one-hot targets, e.g. one_hot({y_name}, {outputs})"
     if outputs > 1 and y.ndim == 1:
         raise ValueError(f"{y_name} has shape {y.shape} but the model has {outputs} "
@@ -200,11 +196,34 @@ def _check_data(model, X, y, x_name, y_name):
         raise ValueError(f"{y_name} has shape {y.shape} (integer labels?) but the "
                          f"model has {outputs} outputs: "
                          f"{hint.replace(y_name, y_name + '.ravel()')}")
+
+
+# %% book/18_checks_and_seeds.ipynb 97
+def _output_width(model, X):
+    """The number of columns model.predict gives for X's first row; TypeError unless
+    it returns a 2-D array."""
+    out = model.predict(X[:1])
+    if not (isinstance(out, np.ndarray) and out.ndim == 2):
+        got = (f"shape {out.shape}" if isinstance(out, np.ndarray)
+               else type(out).__name__)
+        raise TypeError(f"model.predict must return a 2-D array (rows, outputs), got "
+                        f"{got}")
+    return out.shape[1]
+
+
+# %% book/18_checks_and_seeds.ipynb 100
+def _check_data(model, X, y, x_name, y_name):
+    """X and y checked against the model and converted (once) to its dtype; ValueError
+    with a hint."""
+    _check_input(model, X, x_name)
+    outputs = _output_width(model, X)
+    check_array(y, y_name)
+    _check_not_labels(y, y_name, outputs)
     check_array(y, y_name, ndim=2, n_rows=X.shape[0], n_cols=outputs)
     return X.astype(model.dtype, copy=False), y.astype(model.dtype, copy=False)
 
 
-# %% book/18_checks_and_seeds.ipynb 81
+# %% book/18_checks_and_seeds.ipynb 102
 def _make_optimizer(model, learning_rate, optimizer):
     """The optimizer train() steps: `optimizer` if given, else SGD(model.parameters(),
     learning_rate).
@@ -226,18 +245,21 @@ def _make_optimizer(model, learning_rate, optimizer):
     return optimizer
 
 
-# %% book/18_checks_and_seeds.ipynb 83
-def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test,
-                      y_test, on_epoch, patience):
-    """train()'s arguments checked; X, y, X_eval, y_eval in the model's dtype (None
-    without test data).
-
-    Raises TypeError or ValueError naming the argument.
-    """
-    if not all(callable(getattr(model, a, None))
-               for a in ("forward", "backward", "parameters")):
-        raise TypeError("model must be a Sequential or NeuralNetwork, got "
+# %% book/18_checks_and_seeds.ipynb 104
+def _check_model(model):
+    """TypeError unless model has forward(), backward(), parameters(), predict() and a
+    list of layers, as a Sequential has."""
+    methods = ("forward", "backward", "parameters", "predict")
+    if not (all(callable(getattr(model, m, None)) for m in methods)
+            and isinstance(getattr(model, "layers", None), list)):
+        raise TypeError("model must be a Sequential or NeuralNetwork (forward, "
+                        "backward, parameters, predict and a list of layers), got "
                         f"{type(model).__name__}")
+
+
+# %% book/18_checks_and_seeds.ipynb 107
+def _check_loss_fn(loss_fn):
+    """TypeError unless loss_fn has loss() and grad(), callable without an instance."""
     if not (callable(getattr(loss_fn, "loss", None))
             and callable(getattr(loss_fn, "grad", None))):
         raise TypeError("loss_fn must have loss() and grad(), e.g. CrossEntropyLoss, "
@@ -246,6 +268,31 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
             inspect.getattr_static(loss_fn, "loss"), (staticmethod, classmethod)):
         raise TypeError(f"loss_fn {loss_fn.__name__} has methods that need an object: "
                         f"pass an instance, {loss_fn.__name__}()")
+
+
+# %% book/18_checks_and_seeds.ipynb 110
+def _check_held_out(model, X_test, y_test, patience):
+    """(X_eval, y_eval) checked like the training data, or (None, None) without them."""
+    if X_test is None and y_test is None:
+        if patience is not None:
+            raise ValueError("patience needs X_test and y_test: early stopping watches "
+                             "the held-out loss")
+        return None, None
+    if X_test is None or y_test is None:
+        raise ValueError("pass both X_test and y_test, or neither")
+    return _check_data(model, X_test, y_test, "X_test", "y_test")
+
+
+# %% book/18_checks_and_seeds.ipynb 113
+def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_test,
+                      y_test, on_epoch, patience, bar):
+    """train()'s arguments checked; X, y, X_eval, y_eval in the model's dtype (None
+    without test data).
+
+    Raises TypeError or ValueError naming the argument.
+    """
+    _check_model(model)
+    _check_loss_fn(loss_fn)
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     if on_epoch is not None and not callable(on_epoch):
@@ -253,18 +300,41 @@ def _check_train_args(model, X_train, y_train, loss_fn, epochs, batch_size, X_te
                         f"eval_losses), got {on_epoch!r}")
     if patience is not None:
         check_int(patience, "patience", 1)
+    if not isinstance(bar, (bool, np.bool_)):
+        raise TypeError(f"bar must be True or False, got {bar!r}")
     X, y = _check_data(model, X_train, y_train, "X_train", "y_train")
-    if X_test is None and y_test is None:
-        if patience is not None:
-            raise ValueError("patience needs X_test and y_test: early stopping watches "
-                             "the held-out loss")
-        return X, y, None, None
-    if X_test is None or y_test is None:
-        raise ValueError("pass both X_test and y_test, or neither")
-    return (X, y) + _check_data(model, X_test, y_test, "X_test", "y_test")
+    return (X, y) + _check_held_out(model, X_test, y_test, patience)
 
 
-# %% book/18_checks_and_seeds.ipynb 87
+# %% book/18_checks_and_seeds.ipynb 118
+def _check_softmax_head(head, outputs, ends):
+    """ValueError unless head is a Softmax over >= 2 outputs (for CrossEntropyLoss)."""
+    if isinstance(head, Sigmoid) and outputs == 1:
+        raise ValueError("loss_fn=CrossEntropyLoss needs a Softmax head with >= 2 "
+                         "outputs; for one Sigmoid output use "
+                         "BinaryCrossEntropyLoss")
+    if not isinstance(head, Softmax):
+        raise ValueError(f"loss_fn=CrossEntropyLoss takes probabilities, but the "
+                         f"model ends with {ends} (logits?): add "
+                         f"head_activation=Softmax to NeuralNetwork, or a "
+                         f"Softmax() layer at the end")
+    if outputs < 2:
+        raise ValueError("the model has one Softmax output, always 1.0 (loss 0, "
+                         "nothing learnt): use 2 outputs for CrossEntropyLoss, or "
+                         "a Sigmoid output with BinaryCrossEntropyLoss")
+
+
+# %% book/18_checks_and_seeds.ipynb 121
+def _check_sigmoid_head(head, outputs, ends):
+    """ValueError unless head is one Sigmoid output (for BinaryCrossEntropyLoss)."""
+    if not (isinstance(head, Sigmoid) and outputs == 1):
+        raise ValueError(f"loss_fn=BinaryCrossEntropyLoss needs one Sigmoid output, "
+                         f"but the model ends with {ends} and has {outputs} output(s): "
+                         f"use output_size=1 and head_activation=Sigmoid (for more "
+                         f"classes, Softmax and CrossEntropyLoss)")
+
+
+# %% book/18_checks_and_seeds.ipynb 124
 def _check_head(model, loss_fn, outputs):
     """ValueError unless the head fits: Softmax (>= 2 outputs) for cross-entropy, one
     Sigmoid output for binary cross-entropy; other losses take any head."""
@@ -272,46 +342,36 @@ def _check_head(model, loss_fn, outputs):
     head = _model_head(model)
     ends = "a linear layer" if head is None else type(head).__name__
     if issubclass(loss, CrossEntropyLoss):
-        if isinstance(head, Sigmoid) and outputs == 1:
-            raise ValueError("loss_fn=CrossEntropyLoss needs a Softmax head with >= 2 "
-                             "outputs; for one Sigmoid output use "
-                             "BinaryCrossEntropyLoss")
-        if not isinstance(head, Softmax):
-            raise ValueError(f"loss_fn=CrossEntropyLoss takes probabilities, but the "
-                             f"model ends with {ends} (logits?): add "
-                             f"head_activation=Softmax to NeuralNetwork, or a "
-                             f"Softmax() layer at the end")
-        if outputs < 2:
-            raise ValueError("the model has one Softmax output, always 1.0 (loss 0, "
-                             "nothing learnt): use 2 outputs for CrossEntropyLoss, or "
-                             "a Sigmoid output with BinaryCrossEntropyLoss")
-    elif issubclass(loss, BinaryCrossEntropyLoss) and not (
-            isinstance(head, Sigmoid) and outputs == 1):
-        raise ValueError(f"loss_fn=BinaryCrossEntropyLoss needs one Sigmoid output, "
-                         f"but the model ends with {ends} and has {outputs} output(s): "
-                         f"use output_size=1 and head_activation=Sigmoid (for more "
-                         f"classes, Softmax and CrossEntropyLoss)")
+        _check_softmax_head(head, outputs, ends)
+    elif issubclass(loss, BinaryCrossEntropyLoss):
+        _check_sigmoid_head(head, outputs, ends)
 
 
-# %% book/18_checks_and_seeds.ipynb 90
+# %% book/18_checks_and_seeds.ipynb 127
+def _check_target_rows(y, name):
+    """ValueError unless y holds probability rows: >= 0, each row summing to 1."""
+    sums = y @ np.ones(y.shape[1], y.dtype)     # row sums, one pass
+    if y.min() < 0 or np.abs(sums - 1).max() > 1e-3:
+        raise ValueError(f"{name} must hold probability rows for CrossEntropyLoss "
+                         f"(values >= 0, each row summing to 1, such as "
+                         f"one_hot(labels, {y.shape[1]})), got values from "
+                         f"{y.min():.4g} to {y.max():.4g} and row sums from "
+                         f"{sums.min():.4g} to {sums.max():.4g}")
+
+
+# %% book/18_checks_and_seeds.ipynb 130
 def _check_targets(y, name, loss_fn):
     """ValueError unless y suits loss_fn: probability rows, or [0, 1] for binary."""
     loss = loss_fn if isinstance(loss_fn, type) else type(loss_fn)
     if issubclass(loss, CrossEntropyLoss):
-        sums = y @ np.ones(y.shape[1], y.dtype)     # row sums, one pass
-        if y.min() < 0 or np.abs(sums - 1).max() > 1e-3:
-            raise ValueError(f"{name} must hold probability rows for CrossEntropyLoss "
-                             f"(values >= 0, each row summing to 1, such as "
-                             f"one_hot(labels, {y.shape[1]})), got values from "
-                             f"{y.min():.4g} to {y.max():.4g} and row sums from "
-                             f"{sums.min():.4g} to {sums.max():.4g}")
+        _check_target_rows(y, name)
     elif issubclass(loss, BinaryCrossEntropyLoss) and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{name} must hold 0/1 labels or probabilities in [0, 1] for "
                          f"BinaryCrossEntropyLoss, got values from {y.min()} to "
                          f"{y.max()}")
 
 
-# %% book/18_checks_and_seeds.ipynb 93
+# %% book/18_checks_and_seeds.ipynb 133
 def _check_owner(model, optimizer):
     """ValueError unless every array in optimizer.parameters is the model's own."""
     pairs = getattr(optimizer, "parameters", None)
@@ -331,7 +391,7 @@ def _check_owner(model, optimizer):
                       "was built?); fine if you froze them on purpose", stacklevel=4)
 
 
-# %% book/18_checks_and_seeds.ipynb 95
+# %% book/18_checks_and_seeds.ipynb 135
 def _check_schedule(on_epoch, optimizer, learning_rate):
     """ValueError if on_epoch carries an optimizer other than the one train() steps."""
     carried = getattr(on_epoch, "optimizer", None)
@@ -345,7 +405,19 @@ def _check_schedule(on_epoch, optimizer, learning_rate):
                      f"nothing: {fix}")
 
 
-# %% book/18_checks_and_seeds.ipynb 97
+# %% book/18_checks_and_seeds.ipynb 137
+def _check_learning_rate(optimizer, zero_ok=False):
+    """ValueError unless the optimizer's learning_rate is a finite number > 0 (or 0,
+    with zero_ok: a schedule may end there)."""
+    rate = getattr(optimizer, "learning_rate", 1.0)
+    number = isinstance(rate, (int, float, np.floating))
+    if not (number and np.isfinite(rate) and (rate > 0 or zero_ok and rate == 0)):
+        raise ValueError("the optimizer's learning_rate must be a finite number > 0, "
+                         f"got {rate!r} (changed after it was built, or a schedule "
+                         "that ran to its end?)")
+
+
+# %% book/18_checks_and_seeds.ipynb 140
 def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     """The head and the targets fit the loss; the optimizer and any schedule fit."""
     if not model.parameters():
@@ -356,12 +428,7 @@ def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     if isinstance(_model_head(model), Softmax) and y.shape[1] == 1:
         raise ValueError("the model has one Softmax output, always 1.0: nothing can be "
                          "learnt; use a linear or Sigmoid head for one output")
-    rate = getattr(optimizer, "learning_rate", 1.0)
-    number = isinstance(rate, (int, float, np.floating))
-    if not (number and np.isfinite(rate) and rate > 0):
-        raise ValueError("the optimizer's learning_rate must be a finite number > 0, "
-                         f"got {rate!r} (changed after it was built, or a schedule "
-                         "that ran to its end?)")
+    _check_learning_rate(optimizer)
     _check_targets(y, "y_train", loss_fn)
     if y_eval is not None:
         _check_targets(y_eval, "y_test", loss_fn)
@@ -370,7 +437,7 @@ def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     _check_decay_rate(optimizer)        # its rate may have changed since it was built
 
 
-# %% book/18_checks_and_seeds.ipynb 100
+# %% book/18_checks_and_seeds.ipynb 143
 GROWTH, FAR, EPOCHS_FAR = 1000.0, 4.0, 3    # divergence: x1000 once, or x4 for 3 epochs
 
 
@@ -389,7 +456,18 @@ def _divergence(model, train_losses, eval_losses, start):
     return None
 
 
-# %% book/18_checks_and_seeds.ipynb 103
+# %% book/18_checks_and_seeds.ipynb 146
+def _mean_guess_loss(y, loss_fn):
+    """The loss of always predicting y's mean row; 0.0 if loss_fn refuses the guess."""
+    mean_row = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
+    try:                               # a user's loss may refuse a constant guess
+        guess = float(loss_fn.loss(np.broadcast_to(mean_row, y.shape), y))
+    except (TypeError, ValueError):
+        guess = 0.0
+    return guess
+
+
+# %% book/18_checks_and_seeds.ipynb 149
 PROBE_ROWS = 256   # rows that show the loss before training, or NaN outputs after it
 
 
@@ -403,15 +481,11 @@ def _start_loss(model, X, y, loss_fn):
         raise FloatingPointError("the model's outputs hold NaN or inf before training "
                                  "started (diverged weights?): build or load a fresh "
                                  "model")
-    mean_row = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
-    try:                               # a user's loss may refuse a constant guess
-        guess = float(loss_fn.loss(np.broadcast_to(mean_row, y.shape), y))
-    except (TypeError, ValueError):
-        guess = 0.0
+    guess = _mean_guess_loss(y, loss_fn)
     return max(float(loss_fn.loss(outputs, y)), guess)
 
 
-# %% book/18_checks_and_seeds.ipynb 105
+# %% book/18_checks_and_seeds.ipynb 151
 def _check_arrays_kept(model, start):
     """RuntimeError if a layer holds a parameter or gradient array that shares no memory
     with the arrays `start` it held at the start: it replaced an array the optimizer
@@ -430,16 +504,47 @@ def _check_arrays_kept(model, start):
                         f"out=grad)")
 
 
-# %% book/18_checks_and_seeds.ipynb 108
+# %% book/18_checks_and_seeds.ipynb 154
+def _on_epoch_says_stop(on_epoch, epoch, train_losses, eval_losses):
+    """Call the caller's on_epoch (if any): True stops; TypeError for other answers."""
+    if on_epoch is None:
+        return False
+    stop = on_epoch(epoch, train_losses, eval_losses)
+    if stop is not None and not isinstance(stop, (bool, np.bool_)):
+        raise TypeError(f"on_epoch must return True (stop), False or None (go on), "
+                        f"got {stop!r} of type {type(stop).__name__} at epoch "
+                        f"{epoch}")
+    return bool(stop)
+
+
+# %% book/18_checks_and_seeds.ipynb 157
+def _check_still_fits(model, loss_fn, X, y, optimizer):
+    """After the caller's on_epoch: the layers, the widths on one row, the head and the
+    learning rate checked again (TypeError or ValueError)."""
+    _check_layers(model.layers)
+    _check_input(model, X[:1], "X_train")
+    outputs = _output_width(model, X)
+    if outputs != y.shape[1]:
+        raise ValueError(f"the model now has {outputs} outputs but y_train has "
+                         f"{y.shape[1]} columns (did on_epoch change the model?)")
+    _check_head(model, loss_fn, y.shape[1])
+    _check_learning_rate(optimizer, zero_ok=True)      # a schedule may end at 0
+
+
+# %% book/18_checks_and_seeds.ipynb 160
 class _Watch:
     """train()'s on_epoch: the arrays kept, divergence, then the caller's on_epoch
-    (only True stops)."""
-    def __init__(self, model, start, on_epoch, patience, optimizer):
+    (only True stops) and, after it, `recheck()`."""
+    def __init__(self, model, start, on_epoch, patience, optimizer, recheck):
         self.model, self.start, self.on_epoch = model, start, on_epoch
+        self.optimizer, self.recheck = optimizer, recheck
         self.keeps = "the best epoch's weights" if patience else "the diverged weights"
-        self.rate = getattr(optimizer, "learning_rate", "?")
         self.train_losses, self.eval_losses = [], []
         self.arrays = [array for pair in model.parameters() for array in pair]
+
+    @property
+    def rate(self):                       # the current one: a schedule may change it
+        return getattr(self.optimizer, "learning_rate", "?")
 
     def __call__(self, epoch, train_losses, eval_losses):
         self.train_losses, self.eval_losses = train_losses, eval_losses
@@ -450,23 +555,19 @@ class _Watch:
             raise FloatingPointError(f"training diverged at epoch {epoch}: {seen}; "
                                      f"learning_rate={self.rate} is probably too high, "
                                      f"try a lower one (the model holds {keeps})")
-        if self.on_epoch is None:
-            return False
-        stop = self.on_epoch(epoch, train_losses, eval_losses)
-        if stop is not None and not isinstance(stop, (bool, np.bool_)):
-            raise TypeError(f"on_epoch must return True (stop), False or None (go on), "
-                            f"got {stop!r} of type {type(stop).__name__} at epoch "
-                            f"{epoch}")
-        return bool(stop)
+        stop = _on_epoch_says_stop(self.on_epoch, epoch, train_losses, eval_losses)
+        if self.on_epoch is not None and not stop:
+            self.recheck()                # what on_epoch may have changed
+        return stop
 
 
-# %% book/18_checks_and_seeds.ipynb 112
+# %% book/18_checks_and_seeds.ipynb 164
 def _not_a_check(function):
     """True for anything but one of the library's check wrappers."""
     return function not in CHECK_WRAPPERS
 
 
-# %% book/18_checks_and_seeds.ipynb 115
+# %% book/18_checks_and_seeds.ipynb 167
 class _Trusted:
     """`loss_fn` with its plain methods: train() has checked the data once, not per
     batch."""
@@ -478,7 +579,7 @@ class _Trusted:
                 setattr(self, name, inspect.unwrap(method, stop=_not_a_check))
 
 
-# %% book/18_checks_and_seeds.ipynb 118
+# %% book/18_checks_and_seeds.ipynb 170
 class _TrustedModel:
     """`model` for train()'s loop: predict() skips the input check (train() checked
     X_test once, not every epoch); every other attribute is the model's."""
@@ -486,7 +587,7 @@ class _TrustedModel:
         self.model, self.forward, self.backward = model, model.forward, model.backward
         self.parameters = model.parameters
         # the library's predict: its part after the check; a model's own: itself
-        library = getattr(type(model), "predict", None) is Sequential.predict
+        library = getattr(model.predict, "__func__", None) is Sequential.predict
         self.predict = partial(_unchecked_predict, model) if library else model.predict
 
     def __getattr__(self, name):             # layers, dtype, ...: the model's own
@@ -501,7 +602,32 @@ class _TrustedModel:
         self.model.training = mode
 
 
-# %% book/18_checks_and_seeds.ipynb 120
+# %% book/18_checks_and_seeds.ipynb 173
+def _check_last_step(model, X, rate):
+    """FloatingPointError if the outputs on X's first rows hold NaN or inf."""
+    # finite weights, but too large
+    if not all_finite(model.predict(X[:PROBE_ROWS])):
+        raise FloatingPointError(f"after the last step the model's outputs hold "
+                                 f"NaN or inf: learning_rate={rate} is "
+                                 f"probably too high, try a lower one")
+
+
+# %% book/18_checks_and_seeds.ipynb 176
+def _raise_if_data_changed(error, **data):
+    """After a FloatingPointError: ValueError naming the array that now holds NaN or
+    inf (it changed during training), with error's losses; else nothing."""
+    spoilt = [name for name, array in data.items()
+              if array is not None and not all_finite(array)]
+    if isinstance(error, FloatingPointError) and spoilt:
+        changed = ValueError(f"{spoilt[0]} now holds NaN or inf: it was changed during "
+                             f"training (by on_epoch?); train() checks the data once, "
+                             f"at the start")
+        changed.train_losses = error.train_losses
+        changed.eval_losses = error.eval_losses
+        raise changed from error
+
+
+# %% book/18_checks_and_seeds.ipynb 179
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 
@@ -519,23 +645,22 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     """
     X, y, X_eval, y_eval = _check_train_args(model, X_train, y_train, loss_fn, epochs,
                                              batch_size, X_test, y_test, on_epoch,
-                                             patience)
+                                             patience, bar)
     optimizer = _make_optimizer(model, learning_rate, optimizer)
     _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate)
     start = _start_loss(model, X, y, loss_fn)
-    watch = _Watch(model, start, on_epoch, patience, optimizer)
+    recheck = partial(_check_still_fits, model, loss_fn, X, y, optimizer)
+    watch = _Watch(model, start, on_epoch, patience, optimizer, recheck)
     try:
         losses = _train_unchecked(_TrustedModel(model), X, y, _Trusted(loss_fn),
                                   epochs, batch_size, None, X_eval, y_eval, bar,
                                   seed=seed, rng=rng, optimizer=optimizer,
                                   on_epoch=watch, patience=patience)
-        # finite weights, but too large
-        if not all_finite(model.predict(X[:PROBE_ROWS])):
-            raise FloatingPointError(f"after the last step the model's outputs hold "
-                                     f"NaN or inf: learning_rate={watch.rate} is "
-                                     f"probably too high, try a lower one")
+        _check_last_step(model, X, watch.rate)
         return losses
     except BaseException as error:                     # KeyboardInterrupt too
         error.train_losses = list(watch.train_losses)
         error.eval_losses = list(watch.eval_losses)
+        _raise_if_data_changed(error, X_train=X, y_train=y, X_test=X_eval,
+                               y_test=y_eval)
         raise

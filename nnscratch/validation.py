@@ -44,6 +44,15 @@ def check_int(value, name, minimum):
 
 
 # %% book/18_checks_and_seeds.ipynb 7
+def _as_float(value):
+    """float(value) for a real number; inf for an integer too large for a float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf")
+
+
+# %% book/18_checks_and_seeds.ipynb 10
 def check_positive_float(value, name):
     """Return `value` as a float if it is a finite real number > 0 (Python or NumPy, not
     bool).
@@ -54,12 +63,12 @@ def check_positive_float(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number > 0, got {value!r} of type "
                         f"{type(value).__name__}")
-    if not np.isfinite(value) or value <= 0:
+    if not np.isfinite(_as_float(value)) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
+    return _as_float(value)
 
 
-# %% book/18_checks_and_seeds.ipynb 12
+# %% book/18_checks_and_seeds.ipynb 15
 def check_fraction(value, name):
     """Return `value` as a float if it is a real number in [0, 1), such as a momentum, a
     beta or a dropout rate.
@@ -75,7 +84,7 @@ def check_fraction(value, name):
     return float(value)
 
 
-# %% book/18_checks_and_seeds.ipynb 16
+# %% book/18_checks_and_seeds.ipynb 19
 def check_non_negative_float(value, name):
     """Return `value` as a float if it is a finite real number >= 0 (Python or NumPy,
     not bool).
@@ -86,12 +95,12 @@ def check_non_negative_float(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number >= 0, got {value!r} of type "
                         f"{type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(_as_float(value)) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
+    return _as_float(value)
 
 
-# %% book/18_checks_and_seeds.ipynb 20
+# %% book/18_checks_and_seeds.ipynb 23
 def all_finite(a):
     """True if the array of numbers `a` holds no NaN and no infinity.
 
@@ -111,7 +120,7 @@ def all_finite(a):
     return bool(np.isfinite(a).all())
 
 
-# %% book/18_checks_and_seeds.ipynb 26
+# %% book/18_checks_and_seeds.ipynb 29
 def _check_dtype(a, name):
     """TypeError unless `a` is an ndarray of real numbers (bool included)."""
     if not isinstance(a, np.ndarray):
@@ -127,15 +136,21 @@ def _check_dtype(a, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
-# %% book/18_checks_and_seeds.ipynb 29
-def _check_shape(a, name, ndim, n_rows, n_cols):
-    """ValueError unless `a` has `ndim` dimensions, `n_rows` rows, `n_cols` columns
-    (None: any), and is not empty."""
+# %% book/18_checks_and_seeds.ipynb 32
+def _check_ndim(a, name, ndim):
+    """ValueError unless `a` has `ndim` dimensions (None: any), with a hint for 1-D."""
     if ndim is not None and a.ndim != ndim:
         hint = ""
         if ndim == 2 and a.ndim == 1:
             hint = " (use x.reshape(-1, 1) for a single feature)"
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}{hint}")
+
+
+# %% book/18_checks_and_seeds.ipynb 35
+def _check_shape(a, name, ndim, n_rows, n_cols):
+    """ValueError unless `a` has `ndim` dimensions, `n_rows` rows, `n_cols` columns
+    (None: any), and is not empty."""
+    _check_ndim(a, name, ndim)
     if a.size == 0:
         raise ValueError(f"{name} is empty (shape {a.shape}): it needs at least one "
                          "row and one column")
@@ -146,7 +161,7 @@ def _check_shape(a, name, ndim, n_rows, n_cols):
         raise ValueError(f"{name} must have {n_cols} columns, got shape {a.shape}")
 
 
-# %% book/18_checks_and_seeds.ipynb 32
+# %% book/18_checks_and_seeds.ipynb 38
 def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
     """Return `a` if it is a non-empty real ndarray of the expected shape, without NaN
     or inf.
@@ -163,7 +178,7 @@ def check_array(a, name, ndim=None, n_cols=None, n_rows=None, finite=True):
     return a
 
 
-# %% book/18_checks_and_seeds.ipynb 37
+# %% book/18_checks_and_seeds.ipynb 43
 def check_labels(y, name, num_classes):
     """Return `y` if it is a 1-D integer ndarray with every label in 0..num_classes-1.
 
@@ -183,7 +198,7 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 223
+# %% book/18_checks_and_seeds.ipynb 304
 def _check_seed(seed):
     """TypeError or ValueError unless `seed` is None or a non-negative integer (not
     bool)."""
@@ -196,7 +211,7 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 226
+# %% book/18_checks_and_seeds.ipynb 307
 _unchecked_make_rng = make_rng   # chapter 2's
 
 

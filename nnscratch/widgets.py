@@ -89,6 +89,13 @@ def _panel(controls, button, progress, status, output):
 
 
 # %% book/22_explorers.ipynb 29
+def _progress_bar():
+    """The panel's progress bar, empty and labelled "epoch 0/0" until a run starts."""
+    return widgets.IntProgress(value=0, min=0, max=1, description="epoch 0/0",
+                               style={"description_width": "initial"})
+
+
+# %% book/22_explorers.ipynb 32
 class _Explorer:
     """A grid of `controls`, a Train button, a progress bar, a status line and an
     output area.
@@ -101,9 +108,7 @@ class _Explorer:
         self.controls = controls
         self.button = widgets.Button(description="Train", button_style="primary",
                                      icon="play")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1,
-                                            description="epoch 0/0",
-                                            style={"description_width": "initial"})
+        self.progress = _progress_bar()
         self.status = widgets.HTML("Set the controls, then press <b>Train</b>.")
         self.output = widgets.Output()
         self.model, self.result, self.message = None, None, ""
@@ -112,7 +117,7 @@ class _Explorer:
                                           self.status, self.output)
 
 
-# %% book/22_explorers.ipynb 33
+# %% book/22_explorers.ipynb 36
 @patch(_Explorer)
 def _repr_mimebundle_(self, **kwargs):
     """Display the explorer as its panel."""
@@ -120,7 +125,7 @@ def _repr_mimebundle_(self, **kwargs):
 del _repr_mimebundle_   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 37
+# %% book/22_explorers.ipynb 40
 @patch(_Explorer)
 def values(self):
     """{setting: current value of its control}."""
@@ -128,7 +133,7 @@ def values(self):
 del values   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 41
+# %% book/22_explorers.ipynb 44
 @patch(_Explorer)
 def configure(self, **settings):
     """Set controls by name, in the panel's order, e.g. configure(epochs=50); returns
@@ -143,7 +148,7 @@ def configure(self, **settings):
 del configure   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 45
+# %% book/22_explorers.ipynb 48
 @patch(_Explorer)
 def _say(self, text, color="inherit"):
     """Show `text` in the status line and keep it in `message`."""
@@ -152,7 +157,7 @@ def _say(self, text, color="inherit"):
 del _say   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 49
+# %% book/22_explorers.ipynb 52
 @patch(_Explorer)
 def _fail(self, text):
     """Report a failed run in red, with the output area emptied."""
@@ -161,7 +166,7 @@ def _fail(self, text):
 del _fail   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 53
+# %% book/22_explorers.ipynb 56
 @patch(_Explorer)
 def _train(self, model, X, y, loss_fn, epochs, **options):
     """nnscratch.train(..., **options) with the progress bar following the epochs."""
@@ -178,7 +183,7 @@ def _train(self, model, X, y, loss_fn, epochs, **options):
 del _train   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 58
+# %% book/22_explorers.ipynb 61
 @patch(_Explorer)
 def run(self):
     """Train with the current control values; returns the result, or None after a
@@ -199,7 +204,7 @@ def run(self):
 del run   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 63
+# %% book/22_explorers.ipynb 66
 @patch(_Explorer)
 def close(self):
     """Close every widget of the panel, layouts and styles included: the kernel and the
@@ -212,31 +217,36 @@ def close(self):
 del close   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 67
+# %% book/22_explorers.ipynb 70
 TARGETS = {"x²": np.square, "|x|": np.abs, "3 sin x": lambda x: 3 * np.sin(x),
            "step": lambda x: np.where(x < 0, 0.0, 1.0)}
 
 
+def _function_controls():
+    """The function explorer's controls, set to chapter 7's experiment."""
+    style = {"description_width": "8em"}
+    return {
+        "target": widgets.Dropdown(options=list(TARGETS), value="x²",
+                                   description="target f(x)", style=style),
+        **_network_controls(style, hidden=32, hidden_range=(1, 128), layers=2,
+                            activation="Tanh"),
+        "learning_rate": _rate_control(style, 0.05),
+        "epochs": widgets.IntText(value=400, description="epochs", style=style),
+        "batch_size": widgets.IntText(value=64, description="batch size", style=style),
+        "seed": widgets.IntText(value=0, description="seed", style=style),
+    }
+
+
+# %% book/22_explorers.ipynb 73
 class FunctionExplorer(_Explorer):
     """Fit a 1-D target on [-3, 3]; show the fit against the truth, the loss curve and
     the final MSE."""
     def __init__(self, n_points=100):
         self.n_points = check_int(n_points, "n_points", 2)
-        style = {"description_width": "8em"}
-        super().__init__({
-            "target": widgets.Dropdown(options=list(TARGETS), value="x²",
-                                       description="target f(x)", style=style),
-            **_network_controls(style, hidden=32, hidden_range=(1, 128), layers=2,
-                                activation="Tanh"),
-            "learning_rate": _rate_control(style, 0.05),
-            "epochs": widgets.IntText(value=400, description="epochs", style=style),
-            "batch_size": widgets.IntText(value=64, description="batch size",
-                                          style=style),
-            "seed": widgets.IntText(value=0, description="seed", style=style),
-        })
+        super().__init__(_function_controls())
 
 
-# %% book/22_explorers.ipynb 71
+# %% book/22_explorers.ipynb 77
 @patch(FunctionExplorer)
 def _figure(self, X, y, prediction, target, losses, mse):
     """Fit against the truth (left) and the loss curve (right)."""
@@ -252,7 +262,7 @@ def _figure(self, X, y, prediction, target, losses, mse):
 del _figure   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 75
+# %% book/22_explorers.ipynb 81
 @patch(FunctionExplorer)
 def _summary(self, result):
     """The status line after a successful run."""
@@ -260,18 +270,31 @@ def _summary(self, result):
 del _summary   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 79
+# %% book/22_explorers.ipynb 85
+def _target_data(target, n_points):
+    """(X, y): n_points evenly spaced x on [-3, 3] and f(x), the target's values."""
+    X = np.linspace(-3, 3, n_points).reshape(-1, 1)
+    return X, TARGETS[target](X)
+
+
+# %% book/22_explorers.ipynb 88
+def _function_network(hidden_layer_size, num_hidden_layers, activation, rng):
+    """The network to fit a 1-D target: 1 input, the hidden layers chosen, 1 output."""
+    return NeuralNetwork(input_size=1, output_size=1,
+                         hidden_layer_size=hidden_layer_size,
+                         num_hidden_layers=num_hidden_layers,
+                         hidden_activation=ACTIVATIONS[activation], rng=rng)
+
+
+# %% book/22_explorers.ipynb 91
 @patch(FunctionExplorer)
 def _run(self, target, hidden_layer_size, num_hidden_layers, activation, learning_rate,
          epochs, batch_size, seed):
     """Fit the target with the given settings; returns {"mse", "train_losses"}."""
-    X = np.linspace(-3, 3, self.n_points).reshape(-1, 1)
-    y = TARGETS[target](X)
+    X, y = _target_data(target, self.n_points)
     rng = np.random.default_rng(check_int(seed, "seed", 0))
-    self.model = NeuralNetwork(input_size=1, output_size=1,
-                               hidden_layer_size=hidden_layer_size,
-                               num_hidden_layers=num_hidden_layers,
-                               hidden_activation=ACTIVATIONS[activation], rng=rng)
+    self.model = _function_network(hidden_layer_size, num_hidden_layers, activation,
+                                   rng)
     losses, _ = self._train(self.model, X, y, MeanSquaredErrorLoss, epochs,
                             batch_size=batch_size, learning_rate=learning_rate, rng=rng)
     prediction = self.model.predict(X)
@@ -282,14 +305,14 @@ def _run(self, target, hidden_layer_size, num_hidden_layers, activation, learnin
 del _run   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 83
+# %% book/22_explorers.ipynb 95
 def function_explorer(n_points=100, **settings):
     """Build a FunctionExplorer; `settings` set its controls, e.g.
     function_explorer(target="|x|", epochs=200)."""
     return FunctionExplorer(n_points).configure(**settings)
 
 
-# %% book/22_explorers.ipynb 98
+# %% book/22_explorers.ipynb 110
 def _label_count(y):
     """One more than the largest label (10 for digits 0-9); 1 when y holds no
     numbers."""
@@ -300,7 +323,7 @@ def _label_count(y):
         return 1
 
 
-# %% book/22_explorers.ipynb 102
+# %% book/22_explorers.ipynb 114
 def _check_images_labels(X, y, num_classes=None):
     """Check images X (n, d) and integer labels y (n,); returns the number of
     classes."""
@@ -311,7 +334,7 @@ def _check_images_labels(X, y, num_classes=None):
     return num_classes
 
 
-# %% book/22_explorers.ipynb 106
+# %% book/22_explorers.ipynb 118
 def _split(n, val_size, seed):
     """Shuffle the row numbers 0..n-1 with `seed`; returns (training rows, validation
     rows)."""
@@ -326,7 +349,7 @@ def _split(n, val_size, seed):
     return order[val_size:], order[:val_size]
 
 
-# %% book/22_explorers.ipynb 110
+# %% book/22_explorers.ipynb 122
 # name: (class, usual learning rate)
 OPTIMIZERS = {"SGD": (SGD, 0.1), "Momentum": (Momentum, 0.01), "Adam": (Adam, 0.001)}
 
@@ -340,13 +363,10 @@ def _follow_optimizer(controls):
     return controls
 
 
-# %% book/22_explorers.ipynb 114
-def _classifier_controls(n_train):
-    """The classifier explorer's controls, for `n_train` available training rows."""
-    style = {"description_width": "9em"}
-    return _follow_optimizer({
-        **_network_controls(style, hidden=32, hidden_range=(4, 256), layers=1,
-                            activation="Relu"),
+# %% book/22_explorers.ipynb 126
+def _training_controls(style):
+    """Initialisation, dropout, optimizer and learning rate, SGD's usual rate first."""
+    return {
         "init": widgets.Dropdown(options=list(INIT_SCALES), value="lecun",
                                  description="initialisation", style=style),
         "dropout": widgets.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05,
@@ -354,6 +374,17 @@ def _classifier_controls(n_train):
         "optimizer": widgets.Dropdown(options=list(OPTIMIZERS), value="SGD",
                                       description="optimizer", style=style),
         "learning_rate": _rate_control(style, OPTIMIZERS["SGD"][1]),
+    }
+
+
+# %% book/22_explorers.ipynb 129
+def _classifier_controls(n_train):
+    """The classifier explorer's controls, for `n_train` available training rows."""
+    style = {"description_width": "9em"}
+    return _follow_optimizer({
+        **_network_controls(style, hidden=32, hidden_range=(4, 256), layers=1,
+                            activation="Relu"),
+        **_training_controls(style),
         "epochs": widgets.IntText(value=10, description="epochs", style=style),
         "train_size": widgets.IntSlider(value=min(2000, n_train),
                                         min=min(100, n_train), max=n_train,
@@ -361,7 +392,7 @@ def _classifier_controls(n_train):
     })
 
 
-# %% book/22_explorers.ipynb 118
+# %% book/22_explorers.ipynb 133
 class ClassifierExplorer(_Explorer):
     """Train a softmax classifier on a growing subset of (X, y); show validation
     accuracy and mistakes."""
@@ -375,7 +406,7 @@ class ClassifierExplorer(_Explorer):
         super().__init__(_classifier_controls(len(self.train_rows)))
 
 
-# %% book/22_explorers.ipynb 122
+# %% book/22_explorers.ipynb 137
 @patch(ClassifierExplorer)
 def _build(self, hidden_layer_size, num_hidden_layers, activation, init, dropout,
            optimizer, learning_rate, rng):
@@ -391,7 +422,7 @@ def _build(self, hidden_layer_size, num_hidden_layers, activation, init, dropout
 del _build   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 126
+# %% book/22_explorers.ipynb 141
 @patch(ClassifierExplorer)
 def _plot_losses(self, ax, result):
     """Training and validation loss per epoch, titled with the validation accuracy."""
@@ -404,7 +435,7 @@ def _plot_losses(self, ax, result):
 del _plot_losses   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 130
+# %% book/22_explorers.ipynb 145
 @patch(ClassifierExplorer)
 def _plot_mistakes(self, fig, wrong, predicted):
     """Up to 8 misclassified validation images (rows of `X_val` in `wrong`), if rows
@@ -421,7 +452,7 @@ def _plot_mistakes(self, fig, wrong, predicted):
 del _plot_mistakes   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 134
+# %% book/22_explorers.ipynb 149
 @patch(ClassifierExplorer)
 def _figure(self, result, predicted):
     """Loss curves (left) and mistakes (right)."""
@@ -433,7 +464,7 @@ def _figure(self, result, predicted):
 del _figure   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 138
+# %% book/22_explorers.ipynb 153
 @patch(ClassifierExplorer)
 def _summary(self, result):
     """The status line after a successful run."""
@@ -443,7 +474,7 @@ def _summary(self, result):
 del _summary   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 143
+# %% book/22_explorers.ipynb 158
 def _targets(labels, num_classes):
     """Targets for the explorer's head: a 0/1 column for two classes, one-hot rows
     otherwise."""
@@ -452,7 +483,16 @@ def _targets(labels, num_classes):
     return one_hot(labels, num_classes)
 
 
-# %% book/22_explorers.ipynb 145
+# %% book/22_explorers.ipynb 161
+def _predicted_classes(probs):
+    """Each row's predicted class: the argmax of a softmax row, or, for one sigmoid
+    column, 1 where it is >= 0.5."""
+    if probs.shape[1] == 1:                   # one Sigmoid output: class 1 at >= 0.5
+        return (probs[:, 0] >= 0.5).astype(int)
+    return probs.argmax(axis=1)
+
+
+# %% book/22_explorers.ipynb 164
 @patch(ClassifierExplorer)
 def _run(self, epochs, train_size, **settings):
     """Train on the first `train_size` training rows; validation accuracy, losses and
@@ -465,11 +505,7 @@ def _run(self, epochs, train_size, **settings):
         self.model, self.X[rows], _targets(self.y[rows], self.num_classes), loss_fn,
         epochs, batch_size=self.batch_size, optimizer=self.optimizer, rng=rng,
         X_test=self.X_val, y_test=_targets(self.y_val, self.num_classes))
-    probs = self.model.predict(self.X_val)
-    if probs.shape[1] == 1:                   # one Sigmoid output: class 1 at >= 0.5
-        predicted = (probs[:, 0] >= 0.5).astype(int)
-    else:
-        predicted = probs.argmax(axis=1)
+    predicted = _predicted_classes(self.model.predict(self.X_val))
     result = {"accuracy": accuracy(self.model, self.X_val, self.y_val),
               "train_losses": train_losses, "val_losses": val_losses,
               "misclassified": np.flatnonzero(predicted != self.y_val)}
@@ -478,7 +514,21 @@ def _run(self, epochs, train_size, **settings):
 del _run   # now a method: no stray module-level name
 
 
-# %% book/22_explorers.ipynb 150
+# %% book/22_explorers.ipynb 169
+def _training_data(X, y):
+    """(X, y) as given, or, when both are None, MNIST without its last seventh (its
+    test images)."""
+    if X is None and y is None:
+        from nnscratch.data import load_mnist
+        X, y = load_mnist()
+        X, y = X[:len(X) * 6 // 7], y[:len(y) * 6 // 7]
+    elif X is None or y is None:
+        raise ValueError("pass both X and y, or neither to load MNIST with "
+                         "nnscratch.data.load_mnist()")
+    return X, y
+
+
+# %% book/22_explorers.ipynb 172
 def classifier_explorer(X=None, y=None, *, val_size=None, batch_size=64, seed=0,
                         num_classes=None, **settings):
     """A ClassifierExplorer on training data (X, y); `settings` set its controls.
@@ -487,13 +537,7 @@ def classifier_explorer(X=None, y=None, *, val_size=None, batch_size=64, seed=0,
     the full data): the explorer scores on a validation split of the rest, never on the
     test set.
     """
-    if X is None and y is None:
-        from nnscratch.data import load_mnist
-        X, y = load_mnist()
-        X, y = X[:len(X) * 6 // 7], y[:len(y) * 6 // 7]
-    elif X is None or y is None:
-        raise ValueError("pass both X and y, or neither to load MNIST with "
-                         "nnscratch.data.load_mnist()")
+    X, y = _training_data(X, y)
     explorer = ClassifierExplorer(X, y, val_size=val_size, batch_size=batch_size,
                                   seed=seed, num_classes=num_classes)
     return explorer.configure(**settings)

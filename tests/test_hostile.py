@@ -1812,3 +1812,150 @@ def test_a_duck_typed_model_trains_with_its_own_predict_and_its_own_attributes()
                                 bar=False, seed=0)
     assert len(eval_losses) == 2 and seen.count(300) == 2
     assert duck.training is False and set(vars(duck)) == {"training"}
+
+
+# --- what a caller's on_epoch may change, and other cases of a hostile review ---------
+
+
+def _tiny_problem():
+    """A small two-class problem, float32: X (64, 3), Y one-hot, and held-out rows."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3)).astype(np.float32)
+    Y = one_hot((X[:, 0] > 0).astype(int), 2).astype(np.float32)
+    return X[:64], Y[:64], X[64:].copy(), Y[64:].copy()
+
+
+def _tiny_net():
+    return Sequential(Layer(3, 8, seed=0), Relu(), Layer(8, 2, seed=1), Softmax())
+
+
+def test_a_predict_set_on_the_instance_is_the_one_train_uses_for_the_held_out_loss():
+    X, Y, X_test, Y_test = _tiny_problem()
+    model = _tiny_net()
+    model.predict = lambda X, batch_size=2048: np.full((len(X), 2), 0.5, np.float32)
+    _, eval_losses = train(model, X, Y, CrossEntropyLoss, 2, 8, 0.1, X_test, Y_test,
+                           bar=False, seed=0)
+    assert np.allclose(eval_losses, np.log(2))
+
+
+def test_held_out_data_turned_nan_by_on_epoch_is_named_not_blamed_on_the_rate():
+    X, Y, X_test, Y_test = _tiny_problem()
+
+    def spoil(epoch, train_losses, eval_losses):
+        X_test[0, 0] = np.nan
+
+    with pytest.raises(ValueError, match="X_test now holds NaN or inf"):
+        train(_tiny_net(), X, Y, CrossEntropyLoss, 3, 8, 0.1, X_test, Y_test,
+              bar=False, seed=0, on_epoch=spoil)
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda layers: layers.pop(), ValueError, "CrossEntropyLoss takes probabilities"),
+    (lambda layers: layers.append("junk"), TypeError, "layer 4 must be an object"),
+    (lambda layers: layers.append(Layer(2, 3, seed=0)), ValueError,
+     "the model now has 3 outputs but y_train has 2 columns"),
+])
+def test_a_model_changed_by_on_epoch_is_checked_again(change, error, message):
+    X, Y, X_test, Y_test = _tiny_problem()
+    model = _tiny_net()
+    with pytest.raises(error, match=message):
+        train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, X_test, Y_test, bar=False,
+              seed=0, on_epoch=lambda *_: change(model.layers) and None)
+
+
+@pytest.mark.parametrize("rate", ["abc", None, -0.5, float("nan")])
+def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
+    X, Y, _, _ = _tiny_problem()
+    model = _tiny_net()
+    optimizer = SGD(model.parameters(), 0.1)
+
+    def set_rate(*_):
+        optimizer.learning_rate = rate
+
+    with pytest.raises(ValueError, match="learning_rate must be a finite number"):
+        train(model, X, Y, CrossEntropyLoss, 3, 8, optimizer=optimizer, bar=False,
+              seed=0, on_epoch=set_rate)
+
+
+def test_a_model_without_a_layers_list_or_with_a_bad_predict_is_named():
+    X, Y, _, _ = _tiny_problem()
+    inner = _tiny_net()
+
+    class Duck:
+        dtype = np.dtype(np.float32)
+
+        def forward(self, x):
+            return inner.forward(x)
+
+        def backward(self, grad, grad_is_logits=False):
+            return inner.backward(grad, grad_is_logits)
+
+        def parameters(self):
+            return inner.parameters()
+
+        def predict(self, X):
+            return inner.predict(X)
+
+    with pytest.raises(TypeError, match="model must be a Sequential"):
+        train(Duck(), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
+    labels_only = _tiny_net()
+    labels_only.predict = lambda X, batch_size=2048: inner.predict(X).argmax(axis=1)
+    with pytest.raises(TypeError, match=r"model.predict must return a 2-D array"):
+        train(labels_only, X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
+
+
+@pytest.mark.parametrize("check", [check_positive_float, check_non_negative_float])
+def test_number_checks_take_any_real_number_and_refuse_huge_integers(check):
+    from fractions import Fraction
+
+    assert check(Fraction(1, 2), "alpha") == 0.5
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        check(10**400, "alpha")
+
+
+def test_train_refuses_a_bar_that_is_not_a_bool():
+    X, Y, _, _ = _tiny_problem()
+    with pytest.raises(TypeError, match="bar must be True or False"):
+        train(_tiny_net(), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar="no")
+
+
+def test_load_mnist_refuses_a_timeout_the_socket_module_cannot_take():
+    with pytest.raises(ValueError, match="timeout must be"):
+        load_mnist(timeout=1e300)
+
+
+def test_partial_fit_checks_the_hyperparameters_at_every_call():
+    from nnscratch.sklearn import NeuralNetworkClassifier
+
+    X, Y, _, _ = _tiny_problem()
+    y = Y.argmax(axis=1)
+    clf = NeuralNetworkClassifier(hidden_layer_sizes=(4,), random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    clf.set_params(learning_rate_init=-1.0)
+    with pytest.raises(ValueError, match="learning_rate_init must be a finite number"):
+        clf.partial_fit(X, y)
+    clf.set_params(learning_rate_init=0.01, batch_size="nonsense")
+    with pytest.raises(TypeError, match="batch_size must be 'auto' or an integer"):
+        clf.partial_fit(X, y)
+
+
+def test_a_regressor_refuses_targets_too_large_to_standardise():
+    from nnscratch.sklearn import NeuralNetworkRegressor
+
+    X = _tiny_problem()[0].astype(np.float64)
+    with pytest.raises(ValueError, match="y is too large"):
+        NeuralNetworkRegressor(hidden_layer_sizes=(4,), max_iter=2,
+                               random_state=0).fit(X, X[:, 0] * 1e200)
+
+
+def test_a_schedule_that_ends_at_a_rate_of_zero_is_fine():
+    X, Y, _, _ = _tiny_problem()
+    model = _tiny_net()
+    optimizer = SGD(model.parameters(), 0.1)
+
+    def to_zero(epoch, *_):
+        optimizer.learning_rate = 0.1 * (1 - epoch / 3)
+
+    losses, _ = train(model, X, Y, CrossEntropyLoss, 3, 8, optimizer=optimizer,
+                      bar=False, seed=0, on_epoch=to_zero)
+    assert len(losses) == 3 and optimizer.learning_rate == 0.0
