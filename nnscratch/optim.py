@@ -185,8 +185,8 @@ def _check_decay_rate(optimizer):
     if real and rate * decay >= 1:
         raise ValueError(f"weight_decay={decay} with learning_rate={rate}: each step "
                          f"multiplies the weights by 1 - learning_rate * weight_decay "
-                         f"= {1 - rate * decay:.3g} <= 0, flipping their sign; use a "
-                         f"weight_decay below {1 / rate:.3g}")
+                         f"= {1 - rate * decay:.3g} <= 0, zeroing or flipping them; "
+                         f"use a weight_decay below {1 / rate:.3g}")
 
 
 # %% book/18_checks_and_seeds.ipynb 89

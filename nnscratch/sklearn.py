@@ -237,8 +237,8 @@ def _check_early_stopping(early_stopping, validation_fraction):
 # %% book/13_hyperparameter_search.ipynb 51
 @patch(_NetworkEstimator)
 def _check_params(self):
-    """Check the choices, batch_size and two combinations (TypeError or ValueError
-    naming the argument); the widths."""
+    """Check the choices, batch_size, alpha with the learning rate and the early
+    stopping settings (TypeError or ValueError naming the argument); the widths."""
     hidden = _hidden_sizes(self.hidden_layer_sizes)
     _check_choice(self.activation, "activation", _ACTIVATIONS)
     _check_choice(self.optimizer, "optimizer", _OPTIMIZERS)
@@ -407,7 +407,7 @@ class NeuralNetworkRegressor(_base.RegressorMixin, _NetworkEstimator):
         return tags
 
 
-# %% book/13_hyperparameter_search.ipynb 87
+# %% book/13_hyperparameter_search.ipynb 88
 @patch(NeuralNetworkRegressor)
 def _targets(self, X, y, first):
     """Checked X, and y as standardised 2-D targets; the first call sets the scale."""
@@ -416,13 +416,13 @@ def _targets(self, X, y, first):
     Y = y.reshape(len(y), -1)
     if first:
         with np.errstate(over="ignore", invalid="ignore"):   # checked below
-            scale = Y.std(axis=0)
-        self.n_outputs_, self._y_mean = Y.shape[1], Y.mean(axis=0)
-        self._y_scale = np.where(scale > 0, scale, 1.0)
-        if not np.isfinite(self._y_scale).all() or not np.isfinite(self._y_mean).all():
+            scale, mean = Y.std(axis=0), Y.mean(axis=0)
+        if not np.isfinite(scale).all() or not np.isfinite(mean).all():
             raise ValueError(f"y is too large to standardise (its spread overflows "
                              f"float64; largest |y| {np.abs(Y).max():.3g}): divide it "
                              f"by a constant first")
+        self.n_outputs_, self._y_mean = Y.shape[1], mean
+        self._y_scale = np.where(scale > 0, scale, 1.0)
     elif Y.shape[1] != self.n_outputs_:
         raise ValueError(f"y must have {self.n_outputs_} column(s) as before, "
                          f"got shape {y.shape}")
@@ -430,7 +430,7 @@ def _targets(self, X, y, first):
 del _targets   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 88
+# %% book/13_hyperparameter_search.ipynb 90
 @patch(NeuralNetworkRegressor)
 def fit(self, X, y):
     """Train a new network on X (n_samples, n_features) and y: (n,) or (n, k)."""
@@ -441,7 +441,7 @@ def fit(self, X, y):
 del fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 89
+# %% book/13_hyperparameter_search.ipynb 91
 @patch(NeuralNetworkRegressor)
 def partial_fit(self, X, y):
     """One epoch on (X, y), continuing the current network; the first call (before any
@@ -455,7 +455,7 @@ def partial_fit(self, X, y):
 del partial_fit   # now a method: no stray module-level name
 
 
-# %% book/13_hyperparameter_search.ipynb 90
+# %% book/13_hyperparameter_search.ipynb 92
 @patch(NeuralNetworkRegressor)
 def predict(self, X):
     """Predicted targets in y's units: shape (n,) for one target column, else (n, k)."""
@@ -466,17 +466,18 @@ def predict(self, X):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 298
+# %% book/18_checks_and_seeds.ipynb 299
 _unchecked_hidden_sizes = _hidden_sizes
 
 
 def _hidden_sizes(value):
     """_hidden_sizes of chapter 13, with each width an integer >= 1."""
-    return tuple(check_int(width, "hidden_layer_sizes[i]", 1)
-                 for width in _unchecked_hidden_sizes(value))
+    widths = _unchecked_hidden_sizes(value)
+    return tuple(check_int(width, f"hidden_layer_sizes[{k}]", 1)
+                 for k, width in enumerate(widths))
 
 
-# %% book/18_checks_and_seeds.ipynb 301
+# %% book/18_checks_and_seeds.ipynb 302
 _unchecked_check_params = _NetworkEstimator._check_params
 
 

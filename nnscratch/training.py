@@ -486,16 +486,16 @@ def _start_loss(model, X, y, loss_fn):
 
 
 # %% book/18_checks_and_seeds.ipynb 151
-def _check_arrays_kept(model, start):
+def _check_arrays_kept(model, arrays):
     """RuntimeError if a layer holds a parameter or gradient array that shares no memory
-    with the arrays `start` it held at the start: it replaced an array the optimizer
+    with the `arrays` it held at the start: it replaced an array the optimizer
     updates."""
     for k, layer in enumerate(getattr(model, "layers", [])):
         if not callable(getattr(layer, "parameters", None)):
             continue
         for pair in layer.parameters():
             for array, what in zip(pair, ("parameter", "gradient")):
-                if not any(np.may_share_memory(array, old) for old in start):
+                if not any(np.may_share_memory(array, old) for old in arrays):
                     raise RuntimeError(
                         f"layer {k} ({type(layer).__name__}) replaced a {what} array "
                         f"during training instead of writing into it, so the "
@@ -653,8 +653,8 @@ def train(model, X_train, y_train, loss_fn, epochs, batch_size, learning_rate=No
     watch = _Watch(model, start, on_epoch, patience, optimizer, recheck)
     try:
         losses = _train_unchecked(_TrustedModel(model), X, y, _Trusted(loss_fn),
-                                  epochs, batch_size, None, X_eval, y_eval, bar,
-                                  seed=seed, rng=rng, optimizer=optimizer,
+                                  epochs, batch_size, X_test=X_eval, y_test=y_eval,
+                                  bar=bar, seed=seed, rng=rng, optimizer=optimizer,
                                   on_epoch=watch, patience=patience)
         _check_last_step(model, X, watch.rate)
         return losses

@@ -45,14 +45,14 @@ def check_int(value, name, minimum):
 
 # %% book/18_checks_and_seeds.ipynb 7
 def _as_float(value):
-    """float(value) for a real number; inf for an integer too large for a float."""
+    """float(value) for a real number; +-inf for an integer too large for a float."""
     try:
         return float(value)
     except OverflowError:
-        return float("inf")
+        return float("inf") if value > 0 else float("-inf")
 
 
-# %% book/18_checks_and_seeds.ipynb 10
+# %% book/18_checks_and_seeds.ipynb 9
 def check_positive_float(value, name):
     """Return `value` as a float if it is a finite real number > 0 (Python or NumPy, not
     bool).
@@ -198,7 +198,7 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 304
+# %% book/18_checks_and_seeds.ipynb 305
 def _check_seed(seed):
     """TypeError or ValueError unless `seed` is None or a non-negative integer (not
     bool)."""
@@ -211,7 +211,7 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 307
+# %% book/18_checks_and_seeds.ipynb 308
 _unchecked_make_rng = make_rng   # chapter 2's
 
 

@@ -367,7 +367,7 @@ def test_regressor_partial_fit_refuses_a_different_number_of_targets():
         (
             {"hidden_layer_sizes": (10, 0)},
             ValueError,
-            r"hidden_layer_sizes\[i\] must be an integer >= 1",
+            r"hidden_layer_sizes\[1\] must be an integer >= 1",
         ),
         (
             {"hidden_layer_sizes": "100"},
@@ -377,7 +377,7 @@ def test_regressor_partial_fit_refuses_a_different_number_of_targets():
         (
             {"hidden_layer_sizes": (10.5,)},
             TypeError,
-            r"hidden_layer_sizes\[i\] must be an integer",
+            r"hidden_layer_sizes\[0\] must be an integer",
         ),
         (
             {"activation": "softplus"},
