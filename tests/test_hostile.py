@@ -1780,6 +1780,28 @@ def test_fresh_views_of_the_same_arrays_are_not_replacements():
         _check_arrays_kept(model, start)
 
 
+class _Duck:
+    """A model that is no Sequential: it hands every call to `inner` and counts the
+    rows each predict() gets in `seen`."""
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, inner, seen):
+        self.inner, self.seen = inner, seen
+
+    def forward(self, x):
+        return self.inner.forward(x)
+
+    def backward(self, grad, grad_is_logits=False):
+        return self.inner.backward(grad, grad_is_logits)
+
+    def parameters(self):
+        return self.inner.parameters()
+
+    def predict(self, X):
+        self.seen.append(len(X))
+        return self.inner.predict(X)
+
+
 def test_a_duck_typed_model_trains_with_its_own_predict_and_its_own_attributes():
     """train() hands its loop a stand-in for the model (predict without a second input
     check); a model that is no Sequential keeps its own predict, training flag and
@@ -1787,31 +1809,17 @@ def test_a_duck_typed_model_trains_with_its_own_predict_and_its_own_attributes()
     inner = NeuralNetwork(2, 2, 4, 1, head_activation=Softmax, seed=0)
     seen = []
 
-    class Duck:
-        dtype = np.dtype(np.float32)
+    class Duck(_Duck):
         layers = inner.layers
-
-        def forward(self, x):
-            return inner.forward(x)
-
-        def backward(self, grad, grad_is_logits=False):
-            return inner.backward(grad, grad_is_logits)
-
-        def parameters(self):
-            return inner.parameters()
-
-        def predict(self, X):
-            seen.append(len(X))
-            return inner.predict(X)
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 2)).astype(np.float32)
     Y = one_hot(rng.integers(0, 2, 300), 2)
-    duck = Duck()
+    duck = Duck(inner, seen)
     losses, eval_losses = train(duck, X, Y, CrossEntropyLoss, 2, 50, 0.1, X, Y,
                                 bar=False, seed=0)
     assert len(eval_losses) == 2 and seen.count(300) == 2
-    assert duck.training is False and set(vars(duck)) == {"training"}
+    assert duck.training is False and set(vars(duck)) == {"inner", "seen", "training"}
 
 
 # --- what a caller's on_epoch may change, and other cases of a hostile review ---------
@@ -1880,24 +1888,8 @@ def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
 def test_a_model_without_a_layers_list_or_with_a_bad_predict_is_named():
     X, Y, _, _ = _tiny_problem()
     inner = _tiny_net()
-
-    class Duck:
-        dtype = np.dtype(np.float32)
-
-        def forward(self, x):
-            return inner.forward(x)
-
-        def backward(self, grad, grad_is_logits=False):
-            return inner.backward(grad, grad_is_logits)
-
-        def parameters(self):
-            return inner.parameters()
-
-        def predict(self, X):
-            return inner.predict(X)
-
     with pytest.raises(TypeError, match="model must be a Sequential"):
-        train(Duck(), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
+        train(_Duck(inner, []), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
     labels_only = _tiny_net()
     labels_only.predict = lambda X, batch_size=2048: inner.predict(X).argmax(axis=1)
     with pytest.raises(TypeError, match=r"model.predict must return a 2-D array"):
