@@ -420,7 +420,7 @@ def _check_timeout(timeout):
     timeout = check_positive_float(timeout, "timeout")
     if timeout > MAX_TIMEOUT:
         raise ValueError(f"timeout must be at most {MAX_TIMEOUT:g} seconds (a limit "
-                         f"for each network operation), got {timeout:g}")
+                         f"for each network operation), got {timeout}")
     return timeout
 
 

@@ -418,7 +418,7 @@ def _targets(self, X, y, first):
         with np.errstate(over="ignore", invalid="ignore"):   # checked below
             scale, mean = Y.std(axis=0), Y.mean(axis=0)
         if not np.isfinite(scale).all() or not np.isfinite(mean).all():
-            raise ValueError(f"y is too large to standardise (its spread overflows "
+            raise ValueError(f"y is too large to standardise (its squares overflow "
                              f"float64; largest |y| {np.abs(Y).max():.3g}): divide it "
                              f"by a constant first")
         self.n_outputs_, self._y_mean = Y.shape[1], mean

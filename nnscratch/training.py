@@ -12,7 +12,7 @@ from nnscratch.layers import Layer
 import numpy as np
 from tqdm.auto import tqdm
 from nnscratch.optim import SGD, _check_decay_rate
-from nnscratch.validation import make_rng, check_array, check_int, all_finite
+from nnscratch.validation import make_rng, check_array, check_int, _as_float, all_finite
 from nnscratch.network import (
     _check_input, _check_layers, Sequential, _unchecked_predict,
 )
@@ -20,6 +20,7 @@ import inspect
 from nnscratch.activations import Sigmoid, Softmax
 from nnscratch.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, CHECK_WRAPPERS
 import warnings
+import numbers
 from functools import partial
 
 __all__ = ['train']
@@ -247,14 +248,17 @@ def _make_optimizer(model, learning_rate, optimizer):
 
 # %% book/18_checks_and_seeds.ipynb 104
 def _check_model(model):
-    """TypeError unless model has forward(), backward(), parameters(), predict() and a
-    list of layers, as a Sequential has."""
+    """TypeError unless model has forward(), backward(), parameters(), predict(), a
+    dtype and a list of layers, as a Sequential has."""
     methods = ("forward", "backward", "parameters", "predict")
     if not (all(callable(getattr(model, m, None)) for m in methods)
-            and isinstance(getattr(model, "layers", None), list)):
+            and hasattr(model, "dtype")):
         raise TypeError("model must be a Sequential or NeuralNetwork (forward, "
-                        "backward, parameters, predict and a list of layers), got "
+                        "backward, parameters, predict and a dtype), got "
                         f"{type(model).__name__}")
+    if not isinstance(getattr(model, "layers", None), list):
+        raise TypeError(f"model.layers must be a list of layers, got "
+                        f"{type(getattr(model, 'layers', None)).__name__}")
 
 
 # %% book/18_checks_and_seeds.ipynb 107
@@ -410,16 +414,20 @@ def _check_learning_rate(optimizer, zero_ok=False):
     """ValueError unless the optimizer's learning_rate is a finite number > 0 (or 0,
     with zero_ok: a schedule may end there)."""
     rate = getattr(optimizer, "learning_rate", 1.0)
-    number = isinstance(rate, (int, float, np.floating))
-    if not (number and np.isfinite(rate) and (rate > 0 or zero_ok and rate == 0)):
+    number = (isinstance(rate, numbers.Real)
+              and not isinstance(rate, (bool, np.bool_, np.timedelta64)))
+    rate_ = _as_float(rate) if number else np.nan
+    if not (np.isfinite(rate_) and (rate_ > 0 or zero_ok and rate_ == 0)):
         raise ValueError("the optimizer's learning_rate must be a finite number > 0, "
                          f"got {rate!r} (changed after it was built, or a schedule "
                          "that ran to its end?)")
 
 
 # %% book/18_checks_and_seeds.ipynb 140
-def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
-    """The head and the targets fit the loss; the optimizer and any schedule fit."""
+def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate,
+               zero_ok=False):
+    """The head and the targets fit the loss; the optimizer and any schedule fit
+    (zero_ok: a learning rate of 0 passes)."""
     if not model.parameters():
         raise ValueError("model has no parameters to train: it needs a Layer")
     # model.layers is a list anyone may edit
@@ -428,7 +436,7 @@ def _check_fit(model, loss_fn, y, y_eval, optimizer, on_epoch, learning_rate):
     if isinstance(_model_head(model), Softmax) and y.shape[1] == 1:
         raise ValueError("the model has one Softmax output, always 1.0: nothing can be "
                          "learnt; use a linear or Sigmoid head for one output")
-    _check_learning_rate(optimizer)
+    _check_learning_rate(optimizer, zero_ok)
     _check_targets(y, "y_train", loss_fn)
     if y_eval is not None:
         _check_targets(y_eval, "y_test", loss_fn)
@@ -519,16 +527,20 @@ def _on_epoch_says_stop(on_epoch, epoch, train_losses, eval_losses):
 
 # %% book/18_checks_and_seeds.ipynb 157
 def _check_still_fits(model, loss_fn, X, y, optimizer):
-    """After the caller's on_epoch: the layers, the widths on one row, the head and the
-    learning rate checked again (TypeError or ValueError)."""
+    """After the caller's on_epoch: the model, its widths on one row and how it fits
+    the loss and the optimizer, checked again (TypeError or ValueError)."""
+    _check_model(model)
     _check_layers(model.layers)
     _check_input(model, X[:1], "X_train")
-    outputs = _output_width(model, X)
+    modes = [(layer, layer.training) for layer in model.layers
+             if hasattr(layer, "training")]
+    outputs = _output_width(model, X)          # predict resets every layer's mode...
+    for layer, mode in modes:                  # ...so each gets its own back
+        layer.training = mode
     if outputs != y.shape[1]:
         raise ValueError(f"the model now has {outputs} outputs but y_train has "
                          f"{y.shape[1]} columns (did on_epoch change the model?)")
-    _check_head(model, loss_fn, y.shape[1])
-    _check_learning_rate(optimizer, zero_ok=True)      # a schedule may end at 0
+    _check_fit(model, loss_fn, y[:1], None, optimizer, None, None, zero_ok=True)
 
 
 # %% book/18_checks_and_seeds.ipynb 160
@@ -556,7 +568,7 @@ class _Watch:
                                      f"learning_rate={self.rate} is probably too high, "
                                      f"try a lower one (the model holds {keeps})")
         stop = _on_epoch_says_stop(self.on_epoch, epoch, train_losses, eval_losses)
-        if self.on_epoch is not None and not stop:
+        if self.on_epoch is not None:
             self.recheck()                # what on_epoch may have changed
         return stop
 

@@ -35,7 +35,8 @@ def check_int(value, name, minimum):
 
     TypeError for any other type, ValueError below `minimum`; messages name `name`.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if (isinstance(value, (bool, np.timedelta64))
+            or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} "
                         f"of type {type(value).__name__}")
     if value < minimum:
@@ -60,12 +61,13 @@ def check_positive_float(value, name):
     TypeError for a non-number, ValueError for 0, negatives, NaN or inf; messages name
     `name`.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.timedelta64)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number > 0, got {value!r} of type "
                         f"{type(value).__name__}")
-    if not np.isfinite(_as_float(value)) or value <= 0:
+    number = _as_float(value)                   # 0.0 if too small for a float
+    if not np.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return _as_float(value)
+    return number
 
 
 # %% book/18_checks_and_seeds.ipynb 15
@@ -76,7 +78,7 @@ def check_fraction(value, name):
     TypeError for a non-number, ValueError outside [0, 1) or for NaN; messages name
     `name`.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.timedelta64)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1), got {value!r} of type "
                         f"{type(value).__name__}")
     if not 0 <= value < 1:                      # also False for NaN
@@ -92,12 +94,13 @@ def check_non_negative_float(value, name):
     TypeError for a non-number, ValueError for negatives, NaN or inf; messages name
     `name`.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.timedelta64)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number >= 0, got {value!r} of type "
                         f"{type(value).__name__}")
-    if not np.isfinite(_as_float(value)) or value < 0:
+    number = _as_float(value)
+    if not np.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return _as_float(value)
+    return number
 
 
 # %% book/18_checks_and_seeds.ipynb 23

@@ -1888,7 +1888,7 @@ def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
 def test_a_model_without_a_layers_list_or_with_a_bad_predict_is_named():
     X, Y, _, _ = _tiny_problem()
     inner = _tiny_net()
-    with pytest.raises(TypeError, match="model must be a Sequential"):
+    with pytest.raises(TypeError, match="model.layers must be a list of layers"):
         train(_Duck(inner, []), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
     labels_only = _tiny_net()
     labels_only.predict = lambda X, batch_size=2048: inner.predict(X).argmax(axis=1)
@@ -1962,3 +1962,80 @@ def test_a_regressor_whose_first_call_failed_starts_afresh_on_the_next():
         reg.partial_fit(X, X[:, 0] * 1e200)
     reg.partial_fit(X, X[:, 0])                          # a first call again
     assert reg.n_outputs_ == 1 and np.isfinite(reg.predict(X[:2])).all()
+
+
+def test_a_layer_frozen_in_eval_mode_by_on_epoch_stays_frozen():
+    X, Y, _, _ = _tiny_problem()
+    norm = BatchNorm(8)
+    model = Sequential(Layer(3, 8, seed=0), norm, Relu(), Layer(8, 2, seed=1),
+                       Softmax())
+    means = []
+
+    def freeze(epoch, *_):
+        norm.training = False
+        means.append(norm.running_mean.copy())
+
+    train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, bar=False, seed=0,
+          on_epoch=freeze)
+    assert np.array_equal(means[1], means[2])            # no update once frozen
+
+
+@pytest.mark.parametrize("rate", [np.int64(1), np.float32(0.05), 1, 0.0])
+def test_on_epoch_may_set_any_real_learning_rate(rate):
+    X, Y, _, _ = _tiny_problem()
+    model = _tiny_net()
+    optimizer = SGD(model.parameters(), 0.1)
+
+    def set_rate(*_):
+        optimizer.learning_rate = rate
+
+    losses, _ = train(model, X, Y, CrossEntropyLoss, 2, 8, optimizer=optimizer,
+                      bar=False, seed=0, on_epoch=set_rate)
+    assert len(losses) == 2
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda model, opt: setattr(opt, "learning_rate", True), ValueError,
+     "learning_rate must be a finite number"),
+    (lambda model, opt: setattr(opt, "learning_rate", 10**400), ValueError,
+     "learning_rate must be a finite number"),
+    (lambda model, opt: setattr(opt, "learning_rate", 0.5), ValueError,
+     "weight_decay=5.0 with learning_rate=0.5"),
+    (lambda model, opt: setattr(model, "layers", [Relu()]), ValueError,
+     "the model now has 3 outputs but y_train has 2"),
+    (lambda model, opt: setattr(model, "layers", tuple(model.layers)), TypeError,
+     "model.layers must be a list"),
+    (lambda model, opt: setattr(model, "predict", None), TypeError,
+     "model must be a Sequential"),
+])
+def test_what_on_epoch_breaks_is_named(change, error, message):
+    X, Y, _, _ = _tiny_problem()
+    model = _tiny_net()
+    optimizer = SGD(model.parameters(), 0.1, weight_decay=5.0)
+    with pytest.raises(error, match=message):
+        train(model, X, Y, CrossEntropyLoss, 3, 8, optimizer=optimizer, bar=False,
+              seed=0, on_epoch=lambda *_: change(model, optimizer))
+
+
+def test_a_duck_typed_model_without_a_dtype_is_named():
+    X, Y, _, _ = _tiny_problem()
+    inner = _tiny_net()
+
+    class NoDtype(_Duck):
+        dtype = property(lambda self: (_ for _ in ()).throw(AttributeError("dtype")))
+        layers = inner.layers
+
+    with pytest.raises(TypeError, match="model must be a Sequential"):
+        train(NoDtype(inner, []), X, Y, CrossEntropyLoss, 1, 8, 0.1, bar=False)
+
+
+def test_number_checks_refuse_what_rounds_to_zero_and_durations():
+    from fractions import Fraction
+
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
+        check_positive_float(Fraction(1, 10**400), "learning_rate")
+    for check in (check_int, check_positive_float, check_non_negative_float,
+                  check_fraction):
+        args = (1,) if check is check_int else ()
+        with pytest.raises(TypeError, match="of type timedelta64"):
+            check(np.timedelta64(5, "s"), "timeout", *args)
