@@ -111,7 +111,7 @@ del backward   # now a method: no stray module-level name
 ACTIVATIONS = {"Relu": Relu, "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax}
 
 
-# %% book/18_checks_and_seeds.ipynb 232
+# %% book/18_checks_and_seeds.ipynb 235
 def _check_activation_input(x, name):
     """x as floats (integers become float64, as exp would make them); TypeError naming
     `name` unless x is an ndarray of numbers (not bool), ValueError if it is empty."""
@@ -124,7 +124,7 @@ def _check_activation_input(x, name):
     return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
-# %% book/18_checks_and_seeds.ipynb 235
+# %% book/18_checks_and_seeds.ipynb 238
 def _check_backward_call(activation, d_output, name):
     """RuntimeError before forward(); ValueError unless d_output has input_shape."""
     shape = getattr(activation, "input_shape", None)
@@ -136,7 +136,7 @@ def _check_backward_call(activation, d_output, name):
                          f"{getattr(d_output, 'shape', type(d_output).__name__)}")
 
 
-# %% book/18_checks_and_seeds.ipynb 238
+# %% book/18_checks_and_seeds.ipynb 241
 def _with_checks(cls):
     """Wrap cls.forward (x checked, its shape kept) and cls.backward (after forward)."""
     forward, backward = cls.forward, cls.backward
@@ -159,7 +159,7 @@ for _cls in (Relu, Tanh, Sigmoid, Softmax):
     _with_checks(_cls)
 
 
-# %% book/18_checks_and_seeds.ipynb 240
+# %% book/18_checks_and_seeds.ipynb 243
 _unchecked_stable_sigmoid = stable_sigmoid
 
 

@@ -29,7 +29,7 @@ def offline_jshtml(animation, **options):
     return re.sub(ICON, lambda icon: PLAYER_BUTTONS[icon[1]], html)
 
 
-# %% book/18_checks_and_seeds.ipynb 220
+# %% book/18_checks_and_seeds.ipynb 223
 _unchecked_offline_jshtml = offline_jshtml
 
 

@@ -165,7 +165,7 @@ def buffers(self):
 del buffers   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 295
+# %% book/18_checks_and_seeds.ipynb 298
 _unchecked_batchnorm_init = BatchNorm.__init__
 
 

@@ -275,7 +275,7 @@ class Flatten:
         return d_output.reshape(self.in_shape)
 
 
-# %% book/18_checks_and_seeds.ipynb 268
+# %% book/18_checks_and_seeds.ipynb 271
 _unchecked_conv_output_size = conv_output_size
 
 
@@ -292,7 +292,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return _unchecked_conv_output_size(size, kernel_size, stride, padding)
 
 
-# %% book/18_checks_and_seeds.ipynb 270
+# %% book/18_checks_and_seeds.ipynb 273
 def _check_windows(shape, kernel_size, stride, name):
     """ValueError unless `shape` is (N, C, H, W) and a k x k window fits H and W."""
     check_int(kernel_size, "kernel_size", 1)
@@ -305,7 +305,7 @@ def _check_windows(shape, kernel_size, stride, name):
                          f"{name}, {shape[2]} x {shape[3]}")
 
 
-# %% book/18_checks_and_seeds.ipynb 273
+# %% book/18_checks_and_seeds.ipynb 276
 _unchecked_im2col, _unchecked_col2im = im2col, col2im
 
 
@@ -318,7 +318,7 @@ def im2col(x, kernel_size, stride=1):
     return _unchecked_im2col(x, kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 276
+# %% book/18_checks_and_seeds.ipynb 279
 def _check_x_shape(x_shape, kernel_size, stride):
     """TypeError or ValueError unless x_shape is 4 sizes >= 1 that hold a window."""
     if not isinstance(x_shape, (tuple, list)):
@@ -328,7 +328,7 @@ def _check_x_shape(x_shape, kernel_size, stride):
     _check_windows(x_shape, kernel_size, stride, "x_shape")
 
 
-# %% book/18_checks_and_seeds.ipynb 279
+# %% book/18_checks_and_seeds.ipynb 282
 def _check_cols(cols, expected, x_shape):
     """TypeError unless cols is a float array, ValueError unless of shape expected."""
     if not isinstance(cols, np.ndarray) or cols.dtype.kind != "f":
@@ -340,7 +340,7 @@ def _check_cols(cols, expected, x_shape):
                          f"x_shape {tuple(x_shape)}, got {cols.shape}")
 
 
-# %% book/18_checks_and_seeds.ipynb 282
+# %% book/18_checks_and_seeds.ipynb 285
 def col2im(cols, x_shape, kernel_size, stride=1):
     """col2im of chapter 15; ValueError unless cols has im2col's shape for x_shape."""
     _check_x_shape(x_shape, kernel_size, stride)
@@ -352,7 +352,7 @@ def col2im(cols, x_shape, kernel_size, stride=1):
     return _unchecked_col2im(cols, tuple(x_shape), kernel_size, stride)
 
 
-# %% book/18_checks_and_seeds.ipynb 293
+# %% book/18_checks_and_seeds.ipynb 296
 _unchecked_conv_init, _unchecked_pool_init = Conv2D.__init__, MaxPool2D.__init__
 
 
@@ -370,7 +370,7 @@ def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 294
+# %% book/18_checks_and_seeds.ipynb 297
 @patch(MaxPool2D)
 def __init__(self, size):
     """MaxPool2D of chapter 15, with size an integer >= 1."""

@@ -56,7 +56,7 @@ def relative_error(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-300))
 
 
-# %% book/18_checks_and_seeds.ipynb 207
+# %% book/18_checks_and_seeds.ipynb 210
 _unchecked_numerical_gradient = numerical_gradient
 
 
@@ -68,7 +68,7 @@ def numerical_gradient(f, x, eps=1e-6):
     return _unchecked_numerical_gradient(f, x, check_positive_float(eps, "eps"))
 
 
-# %% book/18_checks_and_seeds.ipynb 208
+# %% book/18_checks_and_seeds.ipynb 211
 _unchecked_relative_error = relative_error
 
 

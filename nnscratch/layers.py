@@ -270,7 +270,7 @@ def backward(self, d_output, skip_activation=False):
 del backward   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 211
+# %% book/18_checks_and_seeds.ipynb 214
 _unchecked_init_std = init_std
 
 
@@ -281,7 +281,7 @@ def init_std(name, n_in, n_out):
     return _unchecked_init_std(name, n_in, n_out)
 
 
-# %% book/18_checks_and_seeds.ipynb 214
+# %% book/18_checks_and_seeds.ipynb 217
 _unchecked_as_activation = as_activation
 
 
@@ -291,7 +291,7 @@ def as_activation(activation):
     return _unchecked_as_activation(activation)
 
 
-# %% book/18_checks_and_seeds.ipynb 292
+# %% book/18_checks_and_seeds.ipynb 295
 _unchecked_dropout_init = Dropout.__init__
 
 

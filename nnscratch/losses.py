@@ -191,7 +191,7 @@ def logits_grad(y_pred, y_true):
 del logits_grad   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 190
+# %% book/18_checks_and_seeds.ipynb 193
 CHECK_WRAPPERS = set()   # the wrappers below: train() calls what they wrap
 
 
@@ -212,7 +212,7 @@ for _loss in (MeanSquaredErrorLoss, CrossEntropyLoss):
             setattr(_loss, _name, _checked(getattr(_loss, _name)))
 
 
-# %% book/18_checks_and_seeds.ipynb 192
+# %% book/18_checks_and_seeds.ipynb 195
 def _check_rows(y_true):
     """ValueError unless y_true holds probability rows: >= 0, each row summing to 1."""
     sums = y_true.sum(axis=-1, dtype=np.float64)
@@ -223,7 +223,7 @@ def _check_rows(y_true):
                          f"{sums.min():.4g} to {sums.max():.4g}")
 
 
-# %% book/18_checks_and_seeds.ipynb 195
+# %% book/18_checks_and_seeds.ipynb 198
 def _rows_checked(method):
     """A static method that runs _check_pair and _check_rows, then `method`."""
     @functools.wraps(method)
@@ -238,7 +238,7 @@ def _rows_checked(method):
 CrossEntropyLoss.loss = _rows_checked(CrossEntropyLoss.loss)   # every batch of train
 
 
-# %% book/18_checks_and_seeds.ipynb 197
+# %% book/18_checks_and_seeds.ipynb 200
 _unchecked_one_hot = one_hot
 
 

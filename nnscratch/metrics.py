@@ -110,7 +110,7 @@ def most_confused(cm, k=5, *, either_way=False):
              int(values[i])) for i in order if values[i] > 0]
 
 
-# %% book/18_checks_and_seeds.ipynb 200
+# %% book/18_checks_and_seeds.ipynb 203
 _unchecked_accuracy = accuracy
 
 
@@ -126,7 +126,7 @@ def accuracy(model, X, y_true):
     return _unchecked_accuracy(model, X, y_true)
 
 
-# %% book/18_checks_and_seeds.ipynb 203
+# %% book/18_checks_and_seeds.ipynb 206
 _unchecked_true_classes = _true_classes
 
 
@@ -138,7 +138,7 @@ def _true_classes(y_true, num_classes):
     return _unchecked_true_classes(y_true, num_classes)
 
 
-# %% book/18_checks_and_seeds.ipynb 286
+# %% book/18_checks_and_seeds.ipynb 289
 _unchecked_confusion_matrix = confusion_matrix
 
 
@@ -150,7 +150,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return _unchecked_confusion_matrix(y_true, y_pred, num_classes)
 
 
-# %% book/18_checks_and_seeds.ipynb 288
+# %% book/18_checks_and_seeds.ipynb 291
 _unchecked_most_confused = most_confused
 
 

@@ -231,7 +231,7 @@ def predict(self, X, batch_size=2048):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 216
+# %% book/18_checks_and_seeds.ipynb 219
 _unchecked_layer_sizes = layer_sizes
 
 
@@ -246,7 +246,7 @@ def layer_sizes(input_size, output_size, hidden_layer_size, num_hidden_layers):
                                   num_hidden_layers)
 
 
-# %% book/18_checks_and_seeds.ipynb 223
+# %% book/18_checks_and_seeds.ipynb 226
 def _check_layer(layer, k):
     """TypeError unless layer k is an instance with forward() and backward()."""
     methods = (getattr(layer, "forward", None), getattr(layer, "backward", None))
@@ -258,7 +258,7 @@ def _check_layer(layer, k):
                         f"{layer!r}{hint}")
 
 
-# %% book/18_checks_and_seeds.ipynb 226
+# %% book/18_checks_and_seeds.ipynb 229
 def _check_layers(layers):
     """TypeError unless each layer has forward() and backward(); ValueError for an
     object at two positions (its second forward would overwrite what the first one
@@ -273,7 +273,7 @@ def _check_layers(layers):
         _check_layer(layer, k)
 
 
-# %% book/18_checks_and_seeds.ipynb 229
+# %% book/18_checks_and_seeds.ipynb 232
 _unchecked_sequential_init = Sequential.__init__
 
 

@@ -181,7 +181,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
     return rates[:len(losses)], np.array(losses)
 
 
-# %% book/18_checks_and_seeds.ipynb 244
+# %% book/18_checks_and_seeds.ipynb 247
 def _loss_values(losses):
     """losses as a 1-D float array; TypeError for non-numbers, ValueError unless 1-D."""
     try:
@@ -196,7 +196,7 @@ def _loss_values(losses):
     return values
 
 
-# %% book/18_checks_and_seeds.ipynb 247
+# %% book/18_checks_and_seeds.ipynb 250
 _unchecked_smooth_losses = smooth_losses
 
 
@@ -206,14 +206,14 @@ def smooth_losses(losses, beta=0.9):
     return _unchecked_smooth_losses(_loss_values(losses), beta)
 
 
-# %% book/18_checks_and_seeds.ipynb 250
+# %% book/18_checks_and_seeds.ipynb 253
 def _check_range_settings(start, stop, steps, batch_size):
     """start and stop as floats > 0, steps an int >= 2, batch_size an int >= 1."""
     return (check_positive_float(start, "start"), check_positive_float(stop, "stop"),
             check_int(steps, "steps", 2), check_int(batch_size, "batch_size", 1))
 
 
-# %% book/18_checks_and_seeds.ipynb 253
+# %% book/18_checks_and_seeds.ipynb 256
 def _saved_state(model, optimizer):
     """optimizer's state (all but parameters), deep-copied except the model's arrays."""
     shared = {id(array): array for pair in model.parameters() for array in pair}
@@ -221,7 +221,7 @@ def _saved_state(model, optimizer):
     return copy.deepcopy(state, shared)
 
 
-# %% book/18_checks_and_seeds.ipynb 256
+# %% book/18_checks_and_seeds.ipynb 259
 _unchecked_lr_range_test = lr_range_test
 
 
@@ -241,7 +241,7 @@ def lr_range_test(model, X, y, loss_fn, optimizer, start=1e-5, stop=1.0, steps=1
         vars(optimizer).update(saved)
 
 
-# %% book/18_checks_and_seeds.ipynb 259
+# %% book/18_checks_and_seeds.ipynb 262
 _unchecked_step_decay, _unchecked_cosine = StepDecay.__call__, CosineSchedule.__call__
 
 
@@ -252,7 +252,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 260
+# %% book/18_checks_and_seeds.ipynb 263
 @patch(CosineSchedule)
 def __call__(self, epoch, train_losses=None, eval_losses=None):
     """CosineSchedule of chapter 10, with epoch an integer >= 0."""
@@ -260,7 +260,7 @@ def __call__(self, epoch, train_losses=None, eval_losses=None):
 del __call__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 262
+# %% book/18_checks_and_seeds.ipynb 265
 _unchecked_step_init = StepDecay.__init__
 _unchecked_cosine_init = CosineSchedule.__init__
 
@@ -273,7 +273,7 @@ def __init__(self, optimizer, step_size, gamma=0.1):
 del __init__   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 263
+# %% book/18_checks_and_seeds.ipynb 266
 @patch(CosineSchedule)
 def __init__(self, optimizer, epochs, min_lr=0.0):
     """CosineSchedule of chapter 10, with epochs an integer >= 1 and min_lr >= 0."""

@@ -466,7 +466,7 @@ def predict(self, X):
 del predict   # now a method: no stray module-level name
 
 
-# %% book/18_checks_and_seeds.ipynb 299
+# %% book/18_checks_and_seeds.ipynb 302
 _unchecked_hidden_sizes = _hidden_sizes
 
 
@@ -477,7 +477,7 @@ def _hidden_sizes(value):
                  for k, width in enumerate(widths))
 
 
-# %% book/18_checks_and_seeds.ipynb 302
+# %% book/18_checks_and_seeds.ipynb 305
 _unchecked_check_params = _NetworkEstimator._check_params
 
 

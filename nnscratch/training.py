@@ -525,25 +525,34 @@ def _on_epoch_says_stop(on_epoch, epoch, train_losses, eval_losses):
     return bool(stop)
 
 
-# %% book/18_checks_and_seeds.ipynb 157
+# %% book/18_checks_and_seeds.ipynb 158
+def _keeping_modes(model, call, *args):
+    """call(*args), after which each layer has its own training flag back (predict sets
+    them all; a layer an on_epoch put in eval mode, say, stays so)."""
+    modes = [(layer, layer.training) for layer in model.layers
+             if hasattr(layer, "training")]
+    try:
+        return call(*args)
+    finally:
+        for layer, mode in modes:
+            layer.training = mode
+
+
+# %% book/18_checks_and_seeds.ipynb 160
 def _check_still_fits(model, loss_fn, X, y, optimizer):
     """After the caller's on_epoch: the model, its widths on one row and how it fits
     the loss and the optimizer, checked again (TypeError or ValueError)."""
     _check_model(model)
     _check_layers(model.layers)
     _check_input(model, X[:1], "X_train")
-    modes = [(layer, layer.training) for layer in model.layers
-             if hasattr(layer, "training")]
-    outputs = _output_width(model, X)          # predict resets every layer's mode...
-    for layer, mode in modes:                  # ...so each gets its own back
-        layer.training = mode
+    outputs = _keeping_modes(model, _output_width, model, X)
     if outputs != y.shape[1]:
         raise ValueError(f"the model now has {outputs} outputs but y_train has "
                          f"{y.shape[1]} columns (did on_epoch change the model?)")
     _check_fit(model, loss_fn, y[:1], None, optimizer, None, None, zero_ok=True)
 
 
-# %% book/18_checks_and_seeds.ipynb 160
+# %% book/18_checks_and_seeds.ipynb 163
 class _Watch:
     """train()'s on_epoch: the arrays kept, divergence, then the caller's on_epoch
     (only True stops) and, after it, `recheck()`."""
@@ -573,13 +582,13 @@ class _Watch:
         return stop
 
 
-# %% book/18_checks_and_seeds.ipynb 164
+# %% book/18_checks_and_seeds.ipynb 167
 def _not_a_check(function):
     """True for anything but one of the library's check wrappers."""
     return function not in CHECK_WRAPPERS
 
 
-# %% book/18_checks_and_seeds.ipynb 167
+# %% book/18_checks_and_seeds.ipynb 170
 class _Trusted:
     """`loss_fn` with its plain methods: train() has checked the data once, not per
     batch."""
@@ -591,7 +600,7 @@ class _Trusted:
                 setattr(self, name, inspect.unwrap(method, stop=_not_a_check))
 
 
-# %% book/18_checks_and_seeds.ipynb 170
+# %% book/18_checks_and_seeds.ipynb 173
 class _TrustedModel:
     """`model` for train()'s loop: predict() skips the input check (train() checked
     X_test once, not every epoch); every other attribute is the model's."""
@@ -600,7 +609,8 @@ class _TrustedModel:
         self.parameters = model.parameters
         # the library's predict: its part after the check; a model's own: itself
         library = getattr(model.predict, "__func__", None) is Sequential.predict
-        self.predict = partial(_unchecked_predict, model) if library else model.predict
+        plain = partial(_keeping_modes, model, _unchecked_predict, model)
+        self.predict = plain if library else model.predict
 
     def __getattr__(self, name):             # layers, dtype, ...: the model's own
         return getattr(self.model, name)
@@ -614,7 +624,7 @@ class _TrustedModel:
         self.model.training = mode
 
 
-# %% book/18_checks_and_seeds.ipynb 173
+# %% book/18_checks_and_seeds.ipynb 176
 def _check_last_step(model, X, rate):
     """FloatingPointError if the outputs on X's first rows hold NaN or inf."""
     # finite weights, but too large
@@ -624,7 +634,7 @@ def _check_last_step(model, X, rate):
                                  f"probably too high, try a lower one")
 
 
-# %% book/18_checks_and_seeds.ipynb 176
+# %% book/18_checks_and_seeds.ipynb 179
 def _raise_if_data_changed(error, **data):
     """After a FloatingPointError: ValueError naming the array that now holds NaN or
     inf (it changed during training), with error's losses; else nothing."""
@@ -639,7 +649,7 @@ def _raise_if_data_changed(error, **data):
         raise changed from error
 
 
-# %% book/18_checks_and_seeds.ipynb 179
+# %% book/18_checks_and_seeds.ipynb 182
 _train_unchecked = train   # chapter 6's loop with chapter 12's early stopping
 
 

@@ -201,7 +201,7 @@ def check_labels(y, name, num_classes):
     return y
 
 
-# %% book/18_checks_and_seeds.ipynb 305
+# %% book/18_checks_and_seeds.ipynb 308
 def _check_seed(seed):
     """TypeError or ValueError unless `seed` is None or a non-negative integer (not
     bool)."""
@@ -214,7 +214,7 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed}")
 
 
-# %% book/18_checks_and_seeds.ipynb 308
+# %% book/18_checks_and_seeds.ipynb 311
 _unchecked_make_rng = make_rng   # chapter 2's
 
 

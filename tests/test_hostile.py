@@ -2039,3 +2039,19 @@ def test_number_checks_refuse_what_rounds_to_zero_and_durations():
         args = (1,) if check is check_int else ()
         with pytest.raises(TypeError, match="of type timedelta64"):
             check(np.timedelta64(5, "s"), "timeout", *args)
+
+
+def test_a_layer_frozen_by_on_epoch_stays_frozen_through_the_held_out_loss():
+    X, Y, X_test, Y_test = _tiny_problem()
+    norm = BatchNorm(8)
+    model = Sequential(Layer(3, 8, seed=0), norm, Relu(), Layer(8, 2, seed=1),
+                       Softmax())
+    means = []
+
+    def freeze(epoch, *_):
+        norm.training = False
+        means.append(norm.running_mean.copy())
+
+    train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, X_test, Y_test, bar=False,
+          seed=0, on_epoch=freeze)
+    assert np.array_equal(means[1], means[2])            # no update once frozen
