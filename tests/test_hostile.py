@@ -1871,8 +1871,9 @@ def test_a_model_changed_by_on_epoch_is_checked_again(change, error, message):
               seed=0, on_epoch=lambda *_: change(model.layers) and None)
 
 
-@pytest.mark.parametrize("rate", ["abc", None, -0.5, float("nan")])
-def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
+def _train_setting_rate(rate, epochs):
+    """train() on the tiny problem with SGD and an on_epoch that sets its learning
+    rate to `rate`."""
     X, Y, _, _ = _tiny_problem()
     model = _tiny_net()
     optimizer = SGD(model.parameters(), 0.1)
@@ -1880,9 +1881,14 @@ def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
     def set_rate(*_):
         optimizer.learning_rate = rate
 
+    return train(model, X, Y, CrossEntropyLoss, epochs, 8, optimizer=optimizer,
+                 bar=False, seed=0, on_epoch=set_rate)
+
+
+@pytest.mark.parametrize("rate", ["abc", None, -0.5, float("nan")])
+def test_a_learning_rate_changed_by_on_epoch_is_checked_again(rate):
     with pytest.raises(ValueError, match="learning_rate must be a finite number"):
-        train(model, X, Y, CrossEntropyLoss, 3, 8, optimizer=optimizer, bar=False,
-              seed=0, on_epoch=set_rate)
+        _train_setting_rate(rate, 3)
 
 
 def test_a_model_without_a_layers_list_or_with_a_bad_predict_is_named():
@@ -1964,8 +1970,10 @@ def test_a_regressor_whose_first_call_failed_starts_afresh_on_the_next():
     assert reg.n_outputs_ == 1 and np.isfinite(reg.predict(X[:2])).all()
 
 
-def test_a_layer_frozen_in_eval_mode_by_on_epoch_stays_frozen():
-    X, Y, _, _ = _tiny_problem()
+@pytest.mark.parametrize("held_out", [False, True])
+def test_a_layer_frozen_in_eval_mode_by_on_epoch_stays_frozen(held_out):
+    """Also through the held-out loss, whose predict switches every layer's mode."""
+    X, Y, X_test, Y_test = _tiny_problem()
     norm = BatchNorm(8)
     model = Sequential(Layer(3, 8, seed=0), norm, Relu(), Layer(8, 2, seed=1),
                        Softmax())
@@ -1975,22 +1983,15 @@ def test_a_layer_frozen_in_eval_mode_by_on_epoch_stays_frozen():
         norm.training = False
         means.append(norm.running_mean.copy())
 
-    train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, bar=False, seed=0,
+    test_data = (X_test, Y_test) if held_out else (None, None)
+    train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, *test_data, bar=False, seed=0,
           on_epoch=freeze)
     assert np.array_equal(means[1], means[2])            # no update once frozen
 
 
 @pytest.mark.parametrize("rate", [np.int64(1), np.float32(0.05), 1, 0.0])
 def test_on_epoch_may_set_any_real_learning_rate(rate):
-    X, Y, _, _ = _tiny_problem()
-    model = _tiny_net()
-    optimizer = SGD(model.parameters(), 0.1)
-
-    def set_rate(*_):
-        optimizer.learning_rate = rate
-
-    losses, _ = train(model, X, Y, CrossEntropyLoss, 2, 8, optimizer=optimizer,
-                      bar=False, seed=0, on_epoch=set_rate)
+    losses, _ = _train_setting_rate(rate, 2)
     assert len(losses) == 2
 
 
@@ -2039,19 +2040,3 @@ def test_number_checks_refuse_what_rounds_to_zero_and_durations():
         args = (1,) if check is check_int else ()
         with pytest.raises(TypeError, match="of type timedelta64"):
             check(np.timedelta64(5, "s"), "timeout", *args)
-
-
-def test_a_layer_frozen_by_on_epoch_stays_frozen_through_the_held_out_loss():
-    X, Y, X_test, Y_test = _tiny_problem()
-    norm = BatchNorm(8)
-    model = Sequential(Layer(3, 8, seed=0), norm, Relu(), Layer(8, 2, seed=1),
-                       Softmax())
-    means = []
-
-    def freeze(epoch, *_):
-        norm.training = False
-        means.append(norm.running_mean.copy())
-
-    train(model, X, Y, CrossEntropyLoss, 3, 8, 0.1, X_test, Y_test, bar=False,
-          seed=0, on_epoch=freeze)
-    assert np.array_equal(means[1], means[2])            # no update once frozen
